@@ -1,0 +1,152 @@
+"""Finding calls in Python source with tree-sitter, also in broken or partial code.
+
+tree-sitter recovers from syntax errors, so a half-typed line does not hide the calls around it, and comments and
+strings are never taken for code. The call query runs in C; Python only looks at calls whose callee is of interest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+import tree_sitter
+import tree_sitter_python
+
+_CALL_QUERY = "(call function: [(identifier) (attribute)] @fn arguments: (argument_list) @args) @call"
+_IMPORT_QUERY = "[(import_statement) (import_from_statement)] @import"
+
+
+class Arg(msgspec.Struct, frozen=True):
+    """One argument: its source text, its value when it is a plain string literal, its keyword if any."""
+
+    text: str
+    value: str | None = None
+    name: str | None = None
+
+
+class CallSite(msgspec.Struct, frozen=True):
+    """A call found in source. Rows are 0-based; columns are UTF-8 byte offsets in the row (tree-sitter's)."""
+
+    callee: str
+    args: tuple[Arg, ...]
+    text: str
+    start_byte: int
+    end_byte: int
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+    def positional(self) -> list[Arg]:
+        return [a for a in self.args if a.name is None]
+
+    def keyword(self, *names: str) -> Arg | None:
+        for arg in self.args:
+            if arg.name in names:
+                return arg
+        return None
+
+
+def _string_value(node: tree_sitter.Node) -> str | None:
+    """The value of a plain string literal (no f-string, no implicit concatenation), else None."""
+    if node.type != "string":
+        return None
+    parts: list[str] = []
+    for child in node.children:
+        if child.type == "string_start":
+            if "f" in (child.text or b"").decode("utf-8", "replace").lower():
+                return None
+        elif child.type == "string_content":
+            parts.append((child.text or b"").decode("utf-8", "replace"))
+        elif child.type == "interpolation":
+            return None
+        elif child.type == "escape_sequence":
+            parts.append((child.text or b"").decode("utf-8", "replace"))
+    return "".join(parts)
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+class PythonCalls:
+    """A tree-sitter Python parser with the queries this project needs; build once and reuse."""
+
+    def __init__(self) -> None:
+        self.language = tree_sitter.Language(tree_sitter_python.language())
+        self.parser = tree_sitter.Parser(self.language)
+        self._calls = tree_sitter.Query(self.language, _CALL_QUERY)
+        self._imports = tree_sitter.Query(self.language, _IMPORT_QUERY)
+
+    def parse(self, source: bytes | str) -> tree_sitter.Tree:
+        data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+        return self.parser.parse(data)
+
+    def calls(
+        self,
+        source: bytes | str | tree_sitter.Tree,
+        wanted: Callable[[str], bool] | None = None,
+    ) -> list[CallSite]:
+        """Calls in source order; `wanted(callee)` filters before arguments are read (the cheap part first)."""
+        tree = source if isinstance(source, tree_sitter.Tree) else self.parse(source)
+        cursor = tree_sitter.QueryCursor(self._calls)
+        found: list[CallSite] = []
+        for _, captures in cursor.matches(tree.root_node):
+            fn = captures["fn"][0]
+            callee = "".join(_text(fn).split())
+            if wanted is not None and not wanted(callee):
+                continue
+            call = captures["call"][0]
+            found.append(
+                CallSite(
+                    callee=callee,
+                    args=tuple(self._arguments(captures["args"][0])),
+                    text=_text(call),
+                    start_byte=call.start_byte,
+                    end_byte=call.end_byte,
+                    start=(call.start_point.row, call.start_point.column),
+                    end=(call.end_point.row, call.end_point.column),
+                )
+            )
+        found.sort(key=lambda c: c.start_byte)
+        return found
+
+    @staticmethod
+    def _arguments(arguments: tree_sitter.Node) -> list[Arg]:
+        args: list[Arg] = []
+        for child in arguments.named_children:
+            if child.type == "comment":
+                continue
+            if child.type == "keyword_argument":
+                name = child.child_by_field_name("name")
+                value = child.child_by_field_name("value")
+                if name is None or value is None:
+                    continue
+                args.append(Arg(text=_text(value), value=_string_value(value), name=_text(name)))
+            else:
+                args.append(Arg(text=_text(child), value=_string_value(child)))
+        return args
+
+    def imports(self, source: bytes | str | tree_sitter.Tree) -> dict[str, str]:
+        """Local name -> dotted import path, e.g. {'hub': 'tensorflow_hub', 'AutoModel': 'transformers.AutoModel'}."""
+        tree = source if isinstance(source, tree_sitter.Tree) else self.parse(source)
+        names: dict[str, str] = {}
+        cursor = tree_sitter.QueryCursor(self._imports)
+        for node in cursor.captures(tree.root_node).get("import", []):
+            module = ""
+            if node.type == "import_from_statement":
+                module_node = node.child_by_field_name("module_name")
+                module = _text(module_node) if module_node is not None else ""
+            for child in node.children_by_field_name("name"):
+                if child.type == "aliased_import":
+                    target = child.child_by_field_name("name")
+                    alias = child.child_by_field_name("alias")
+                    if target is None or alias is None:
+                        continue
+                    path = _text(target)
+                    names[_text(alias)] = f"{module}.{path}" if module else path
+                else:
+                    path = _text(child)
+                    if module:
+                        names[path] = f"{module}.{path}"
+                    else:
+                        names[path.split(".")[0]] = path.split(".")[0]
+        return names

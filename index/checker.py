@@ -1,0 +1,107 @@
+"""The hallucination checker: every hub-loading call in a piece of code gets a verdict against the database.
+
+known: the call names an API in the database. hallucinated: a loader call whose identifying argument is a hub id
+that no record has (the nearest real APIs come with it). Calls whose identity cannot be known statically (a
+variable, an f-string, a local path) are not judged: flagging them would be noise.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Literal
+
+import msgspec
+
+from index.calls import CallSite
+from index.database import ApiDatabase
+from index.identity import CallIdentity, call_identity, canonical_callee, looks_like_hub_id
+
+Status = Literal["known", "hallucinated", "wrong"]
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    status: Status
+    identity: CallIdentity
+    api: int | None = None  # index into ApiDatabase.apis
+    alternatives: tuple[int, ...] = ()
+
+
+class Finding(msgspec.Struct, frozen=True):
+    call: CallSite
+    callee: str  # canonical
+    verdict: Verdict
+
+
+class ApiChecker:
+    """Checks calls against one database snapshot; lookups are dictionary hits, the nearest-API search is cached."""
+
+    def __init__(self, db: ApiDatabase) -> None:
+        self.db = db
+        self._primaries: dict[str, list[str]] = {}
+        for namespace, primary in db.by_primary:
+            self._primaries.setdefault(namespace, []).append(primary)
+        self.nearest = lru_cache(maxsize=4096)(self._nearest)
+
+    def _wanted(self, imports: dict[str, str]) -> callable:
+        def wanted(callee: str) -> bool:
+            return self.db.is_loader(canonical_callee(callee, imports))
+
+        return wanted
+
+    def findings(self, source: str | bytes, alternatives: bool = True) -> Iterator[Finding]:
+        """Verdicts for every judged loader call in `source` (any Python text, broken or not)."""
+        tree = self.db.parser.parse(source)
+        imports = self.db.parser.imports(tree)
+        for call in self.db.parser.calls(tree, self._wanted(imports)):
+            callee = canonical_callee(call.callee, imports)
+            verdict = self.check_call(call, callee, alternatives)
+            if verdict is not None:
+                yield Finding(call=call, callee=callee, verdict=verdict)
+
+    def check_call(self, call: CallSite, callee: str | None = None, alternatives: bool = True) -> Verdict | None:
+        callee = callee or call.callee
+        identity = call_identity(call, callee)
+        if identity is None:
+            return None
+        return self.check_identity(identity, callee in self.db.loader_callees, alternatives)
+
+    def check_identity(
+        self, identity: CallIdentity, exact_callee: bool = True, alternatives: bool = True
+    ) -> Verdict | None:
+        exact = self.db.by_identity.get(identity.exact)
+        if exact is not None:
+            return Verdict("known", identity, exact)
+        for primary in (identity.primary, *identity.aliases):
+            same = self.db.by_primary.get((identity.namespace, primary))
+            if same:
+                return Verdict("known", identity, same[0])
+        # A bare name (`'t5'`) given to a one-off loader is too weak a sign of a hub id to flag.
+        bare_ok = identity.namespace != "hf" or not exact_callee or identity.callee == "pipeline"
+        if not looks_like_hub_id(identity, bare_names=bare_ok):
+            return None
+        nearest = self.nearest(identity.namespace, identity.primary, identity.callee) if alternatives else ()
+        return Verdict("hallucinated", identity, None, nearest)
+
+    def _nearest(self, namespace: str, primary: str, callee: str, n: int = 3) -> tuple[int, ...]:
+        """Up to `n` known APIs nearest by name, the same callee first (`resnet9000` -> `resnet50`, `resnet101`)."""
+        pool = self._primaries.get(namespace, [])
+        if namespace == "torchhub":
+            repo, _, model = primary.partition(":")
+            same_repo = [p for p in pool if p.startswith(repo + ":")]
+            names = difflib.get_close_matches(model, [p.split(":", 1)[1] for p in same_repo], n=n, cutoff=0.3)
+            matches = [f"{repo}:{m}" for m in names]
+            matches += [m for m in difflib.get_close_matches(primary, pool, n=n, cutoff=0.3) if m not in matches]
+        else:
+            matches = difflib.get_close_matches(primary, pool, n=n * 2, cutoff=0.3)
+        out: list[int] = []
+        for match in matches:
+            indices = self.db.by_primary[(namespace, match)]
+            best = next((i for i in indices if (self.db.identities[i] or identity_none).callee == callee), indices[0])
+            if best not in out:
+                out.append(best)
+        return tuple(out[:n])
+
+
+identity_none = CallIdentity("", (), "", "")

@@ -1,0 +1,241 @@
+"""API records: the raw shapes found in APIBench and API Zoo files, and the normalised record we serve.
+
+The published files mix types per field (a field can be an object in one record and a string in the next), so the
+raw Struct accepts every shape seen, and `normalise` turns one into the single typed `ApiRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import msgspec
+
+JsonShape = dict[str, Any] | list[Any] | str | float | bool | None
+
+
+class RawRecord(msgspec.Struct, kw_only=True):
+    """One record as published: APIBench fields and API Zoo fields, every shape each one takes."""
+
+    api_call: str
+    api_name: str | None = None
+    domain: str | None = None
+    framework: str | None = None
+    functionality: str | list[Any] | None = None
+    api_arguments: JsonShape = None
+    python_environment_requirements: JsonShape = None
+    env_requirements: JsonShape = None
+    example_code: JsonShape = None
+    performance: JsonShape = None
+    description: str | None = None
+    # API Zoo
+    user_name: str | None = None
+    api_version: str | float | None = None
+    meta_data: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    questions: list[Any] | str | None = None
+
+
+class Performance(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Performance facts parsed from a record; None means the record does not say."""
+
+    params_m: float | None = None
+    top1: float | None = None
+    top5: float | None = None
+    dataset: str | None = None
+
+
+class ApiRecord(msgspec.Struct, kw_only=True):
+    """A normalised API record: text for retrieval, the call for matching, facts for constraints."""
+
+    api_call: str
+    api_name: str
+    domain: str
+    framework: str
+    functionality: str
+    description: str
+    hub: str
+    arguments: str
+    requirements: list[str]
+    example_code: str
+    performance: Performance
+    source: str
+    line: int
+    raw: dict[str, Any]
+    also_at: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:{self.line}"
+
+    def document(self) -> dict[str, Any]:
+        """The record as Gorilla's prompts and the LSP hover show it (the published JSON fields)."""
+        return self.raw
+
+
+HUB_BY_FRAMEWORK = {
+    "pytorch": "torchhub",
+    "tensorflow hub": "tensorflowhub",
+    "hugging face transformers": "huggingface",
+}
+
+
+def hub_of(framework: str, api_call: str, source: str) -> str:
+    """Which hub a record belongs to: from its framework, else its file name, else its call."""
+    key = framework.strip().lower()
+    if key in HUB_BY_FRAMEWORK:
+        return HUB_BY_FRAMEWORK[key]
+    name = source.lower()
+    for hub in ("torchhub", "tensorflowhub", "huggingface"):
+        if hub in name:
+            return hub
+    if "hugging face" in key or "transformers" in key:
+        return "huggingface"
+    if api_call.startswith("torch.hub."):
+        return "torchhub"
+    if api_call.startswith("hub."):
+        return "tensorflowhub"
+    return "other"
+
+
+def _text(value: Any) -> str:
+    """Flatten any JSON shape to readable text (lists joined by lines, objects as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [s.strip() for s in re.split(r"[,\n]", value) if s.strip()]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [f"{k} {v}".strip() if not isinstance(v, (dict, list)) else str(k) for k, v in value.items()]
+    return [str(value)]
+
+
+def normalise(raw: RawRecord, source: str, line: int, original: dict[str, Any]) -> ApiRecord:
+    """Turn one published record into an `ApiRecord`; API Zoo fields fill the APIBench ones."""
+    meta = raw.meta_data or raw.metadata or {}
+    description = raw.description or _text(meta.get("description"))
+    framework = raw.framework or ""
+    functionality = _text(raw.functionality)
+    api_name = raw.api_name or raw.api_call.split("(", 1)[0]
+    return ApiRecord(
+        api_call=raw.api_call.strip(),
+        api_name=api_name,
+        domain=raw.domain or "",
+        framework=framework,
+        functionality=functionality,
+        description=description or "",
+        hub=hub_of(framework, raw.api_call.strip(), source),
+        arguments=_text(raw.api_arguments),
+        requirements=_strings(
+            raw.python_environment_requirements
+            if raw.python_environment_requirements is not None
+            else raw.env_requirements
+        ),
+        example_code=_text(raw.example_code),
+        performance=parse_performance(raw.performance),
+        source=source,
+        line=line,
+        raw=original,
+    )
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        match = _NUMBER.search(value.replace(",", ""))
+        if match and len(value.strip()) <= 16:
+            return float(match.group())
+    return None
+
+
+def _params_millions(key: str, value: Any) -> float | None:
+    number = _number(value)
+    if number is None:
+        return None
+    text = f"{key} {value}".lower()
+    if re.search(r"\bb\b|billion|\(b\)|\d\s*b\b", text):
+        return number * 1000.0
+    if re.search(r"\bk\b|thousand|\(k\)|\d\s*k\b", text):
+        return number / 1000.0
+    if number > 100_000:
+        return number / 1e6
+    return number
+
+
+def _percent(value: float) -> float:
+    return value * 100.0 if 0.0 < value <= 1.0 else value
+
+
+def parse_performance(performance: Any) -> Performance:
+    """Pull parameters (millions), top-1/top-5 accuracy (%) and dataset out of any published shape.
+
+    Top-1 comes from keys such as `top_1`, `top1`, `Top-1 Acc.`, or from `top-1 error` as 100 - error; a bare
+    numeric `accuracy` (or a model-named value under an `accuracy` object) counts as top-1 when nothing better is said.
+    """
+    found: dict[str, float] = {}
+    dataset: list[str] = []
+
+    def visit(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                visit(value, path + (str(key),))
+            return
+        if isinstance(node, list):
+            for value in node:
+                visit(value, path)
+            return
+        key = path[-1].lower() if path else ""
+        if key in ("dataset", "name") and isinstance(node, str) and node.strip():
+            if "dataset" in key or (len(path) >= 2 and path[-2].lower() == "dataset"):
+                dataset.append(node.strip())
+            return
+        if "param" in key:
+            params = _params_millions(path[-1], node)
+            if params is not None:
+                found.setdefault("params_m", params)
+            return
+        number = _number(node)
+        if number is None:
+            return
+        compact = re.sub(r"[^a-z0-9]", "", key)
+        error = "error" in compact or "err" == compact
+        for rank, name in (("1", "top1"), ("5", "top5")):
+            if compact.startswith(f"top{rank}") or compact.endswith(f"top{rank}") or f"top{rank}acc" in compact or (
+                f"top{rank}" in compact and ("acc" in compact or "error" in compact)
+            ):
+                found.setdefault(name, 100.0 - number if error else _percent(number))
+                return
+        in_accuracy = any("accuracy" in p.lower() for p in path)
+        if not error and (compact == "accuracy" or (in_accuracy and compact not in ("resolution",) and "iou" not in compact
+                                                    and "map" not in compact and "recall" not in compact
+                                                    and "speed" not in compact and "flop" not in compact)):
+            found.setdefault("accuracy", _percent(number))
+
+    visit(performance, ())
+    top1 = found.get("top1", found.get("accuracy"))
+    return Performance(
+        params_m=found.get("params_m"),
+        top1=round(top1, 4) if top1 is not None else None,
+        top5=round(found["top5"], 4) if "top5" in found else None,
+        dataset=dataset[0] if dataset else None,
+    )
