@@ -15,7 +15,7 @@ import msgspec
 
 from index.answers import parse_answer
 from index.api_index import ApiIndex
-from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank
+from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
 from index.identity import CallIdentity
 from index.retrieval import tokenize
 
@@ -119,8 +119,12 @@ class CompletionPipeline:
         request = clean_request(text)
         constraints = parse_constraints(request)
         apis = self.index.db.apis
-        # Constraints re-rank a deeper pool than is shown, so a small model ranked 12th can still come first.
-        pool = self.retrieve(request, max(top_k, n) * (4 if not constraints.empty() else 1), hub, hub_filter)
+        query = request if constraints.empty() else strip_constraints(request) or request
+        pool = self.retrieve(query, max(top_k, n) * (1 if constraints.empty() else 10), hub, hub_filter)
+        if not constraints.empty() and pool:
+            # Constraints re-rank a deeper pool than is shown (few records state their size), kept to the hits that
+            # are still about the request.
+            pool = [(api, score) for api, score in pool if score >= 0.4 * pool[0][1]]
         ranked = rank([(api, score, apis[api].performance) for api, score in pool], constraints)
         suggestions: list[Suggestion] = []
         seen: set[Any] = set()

@@ -20,7 +20,7 @@ class ApiIndex:
     def __init__(self, db: ApiDatabase) -> None:
         started = time.perf_counter()
         self.db = db
-        self.retriever = Bm25Retriever(db)
+        self.retriever = Bm25Retriever.from_database(db)
         self.checker = ApiChecker(db)
         self.build_seconds = time.perf_counter() - started
 

@@ -119,6 +119,15 @@ def parse_constraints(request: str) -> Constraints:
     return msgspec.convert(values, Constraints)
 
 
+def strip_constraints(request: str) -> str:
+    """The request without its constraint phrases: "under 10M parameters" says nothing about what the API does."""
+    text = request
+    for pattern in (_PARAM_LIMIT, _PARAM_AFTER, _ACC_BEFORE, _ACC_LIMIT):
+        text = pattern.sub(" ", text)
+    text = re.sub(r"\b(but|and|with)\s*(?=[,.;]|$)", " ", text)
+    return " ".join(text.split())
+
+
 def check(constraints: Constraints, performance: Performance) -> ConstraintCheck:
     if constraints.empty():
         return ConstraintCheck("none")

@@ -67,16 +67,20 @@ class Bm25Retriever:
     k1 = 1.5
     b = 0.75
 
-    def __init__(self, db: ApiDatabase) -> None:
-        self.db = db
-        self.corpus_tokens = [document_tokens(record) for record in db.records]
-        self.record_api = np.asarray(db.record_api, dtype=np.int64)
-        self.merged = len(db.apis) != len(db.records)
-        self.hub_of = np.array([api.hub for api in db.apis], dtype=object)
+    def __init__(self, corpus_tokens: list[list[str]], record_api: Sequence[int], api_hubs: Sequence[str]) -> None:
+        self.corpus_tokens = corpus_tokens
+        self.record_api = np.asarray(record_api, dtype=np.int64)
+        self.n_apis = len(api_hubs)
+        self.merged = self.n_apis != len(corpus_tokens)
+        self.hub_of = np.array(api_hubs, dtype=object)
         self._hub_masks: dict[str, np.ndarray] = {}
         self.index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
         if self.corpus_tokens:
             self.index.index(self.corpus_tokens, show_progress=False)
+
+    @classmethod
+    def from_database(cls, db: ApiDatabase) -> Bm25Retriever:
+        return cls([document_tokens(r) for r in db.records], db.record_api, [api.hub for api in db.apis])
 
     def hub_mask(self, hub: str) -> np.ndarray:
         mask = self._hub_masks.get(hub)
@@ -90,11 +94,11 @@ class Bm25Retriever:
             return np.zeros(0, dtype=np.float32)
         known = [t for t in tokens if t in self.index.vocab_dict]
         if not known:
-            return np.zeros(len(self.db.apis), dtype=np.float32)
+            return np.zeros(self.n_apis, dtype=np.float32)
         scores = self.index.get_scores(known)
         if not self.merged:
             return scores
-        best = np.zeros(len(self.db.apis), dtype=np.float32)
+        best = np.zeros(self.n_apis, dtype=np.float32)
         np.maximum.at(best, self.record_api, scores)
         return best
 
@@ -110,4 +114,4 @@ class Bm25Retriever:
         k = min(k, scores.size)
         part = np.argpartition(-scores, k - 1)[:k]
         order = part[np.lexsort((part, -scores[part]))]
-        return [Hit(int(i), float(scores[i])) for i in order if np.isfinite(scores[i])]
+        return [Hit(int(i), float(scores[i])) for i in order if np.isfinite(scores[i]) and scores[i] > 0]
