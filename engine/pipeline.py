@@ -17,7 +17,6 @@ from index.answers import parse_answer
 from index.api_index import ApiIndex
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
 from index.identity import CallIdentity
-from index.retrieval import tokenize
 
 Source = Literal["model", "retrieval"]
 HallucinatedPolicy = Literal["warn", "hide"]
@@ -42,6 +41,7 @@ def clean_request(text: str) -> str:
 
 class EngineInfo(msgspec.Struct, omit_defaults=True):
     backend: str
+    retriever: str | None = None
     device: str | None = None
     compute_type: str | None = None
     model: str | None = None
@@ -94,12 +94,12 @@ class CompletionPipeline:
             info = self.model.info()
             info.apis = len(self.index.db.apis)
             return info
-        return EngineInfo(backend="retrieval", apis=len(self.index.db.apis))
+        return EngineInfo(backend="retrieval", retriever=self.index.retriever.name, apis=len(self.index.db.apis))
 
     def retrieve(self, request: str, k: int, hub: str | None = None, hub_filter: bool = False) -> list[tuple[int, float]]:
         """Top-k (api, score); a hub filters (evaluation) or, by default, only biases towards that hub (editor)."""
         retriever = self.index.retriever
-        scores = retriever.scores(tokenize(request))
+        scores = retriever.scores(request)
         if hub is not None and not hub_filter and scores.size:
             scores = scores * (1.0 + 0.5 * retriever.hub_mask(hub))
         hits = retriever.top(scores, k, hub if hub_filter else None)

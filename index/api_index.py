@@ -13,24 +13,36 @@ from pathlib import Path
 from index.calls import PythonCalls
 from index.checker import ApiChecker
 from index.database import ApiDatabase
-from index.retrieval import Bm25Retriever
+from index.encoder import TextEncoder
+from index.retrieval import Bm25Retriever, Retriever
 
 
 class ApiIndex:
-    def __init__(self, db: ApiDatabase) -> None:
+    """With an encoder, retrieval is hybrid (BM25 + dense, fused); without one, BM25 alone."""
+
+    def __init__(self, db: ApiDatabase, encoder: TextEncoder | None = None) -> None:
         started = time.perf_counter()
         self.db = db
-        self.retriever = Bm25Retriever.from_database(db)
+        self.encoder = encoder
+        self.bm25 = Bm25Retriever.from_database(db)
+        self.retriever: Retriever = self.bm25
+        if encoder is not None:
+            from index.dense import DenseRetriever
+            from index.hybrid import HybridRetriever
+
+            self.retriever = HybridRetriever(self.bm25, DenseRetriever.from_database(db, encoder))
         self.checker = ApiChecker(db)
         self.build_seconds = time.perf_counter() - started
 
     @classmethod
-    def load(cls, paths: Sequence[Path], parser: PythonCalls | None = None) -> ApiIndex:
-        return cls(ApiDatabase.load(paths, parser))
+    def load(
+        cls, paths: Sequence[Path], parser: PythonCalls | None = None, encoder: TextEncoder | None = None
+    ) -> ApiIndex:
+        return cls(ApiDatabase.load(paths, parser), encoder)
 
     def reload_if_changed(self) -> ApiIndex | None:
         db = self.db.reload_if_changed()
-        return ApiIndex(db) if db is not None else None
+        return ApiIndex(db, self.encoder) if db is not None else None
 
     def reload(self) -> ApiIndex:
-        return ApiIndex(ApiDatabase.load(self.db.paths, self.db.parser))
+        return ApiIndex(ApiDatabase.load(self.db.paths, self.db.parser), self.encoder)

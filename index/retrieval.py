@@ -52,35 +52,42 @@ def document_tokens(record: ApiRecord) -> list[str]:
     return tokens
 
 
+def aggregate(record_scores: np.ndarray, record_api: np.ndarray, n_apis: int, merged: bool) -> np.ndarray:
+    """Per-API scores from per-record scores: an API scores as its best record."""
+    if not merged:
+        return record_scores
+    best = np.full(n_apis, -np.inf, dtype=np.float32)
+    np.maximum.at(best, record_api, record_scores)
+    return best
+
+
 class Hit(msgspec.Struct, frozen=True):
     api: int  # index into ApiDatabase.apis
     score: float
 
 
-class Bm25Retriever:
-    """BM25 (k1=1.5, b=0.75, Lucene's always-positive idf) over every record, scored per distinct API.
+class Retriever:
+    """Shared shape of the retrievers: per-record scores, aggregated per API, top-k with an optional hub filter."""
 
-    Records that share a call (220 TF Hub records load the Universal Sentence Encoder) are indexed one by one, so
-    each paraphrase of what the API does can match; an API scores as its best record.
-    """
-
-    k1 = 1.5
-    b = 0.75
-
-    def __init__(self, corpus_tokens: list[list[str]], record_api: Sequence[int], api_hubs: Sequence[str]) -> None:
-        self.corpus_tokens = corpus_tokens
+    def __init__(self, record_api: Sequence[int], api_hubs: Sequence[str]) -> None:
         self.record_api = np.asarray(record_api, dtype=np.int64)
         self.n_apis = len(api_hubs)
-        self.merged = self.n_apis != len(corpus_tokens)
+        self.merged = self.n_apis != len(self.record_api)
         self.hub_of = np.array(api_hubs, dtype=object)
         self._hub_masks: dict[str, np.ndarray] = {}
-        self.index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-        if self.corpus_tokens:
-            self.index.index(self.corpus_tokens, show_progress=False)
 
-    @classmethod
-    def from_database(cls, db: ApiDatabase) -> Bm25Retriever:
-        return cls([document_tokens(r) for r in db.records], db.record_api, [api.hub for api in db.apis])
+    name = "retriever"
+
+    def record_scores(self, query: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def scores(self, query: str) -> np.ndarray:
+        """Score of every distinct API: its best record's."""
+        return aggregate(self.record_scores(query), self.record_api, self.n_apis, self.merged)
+
+    def search(self, query: str, k: int = 5, hub: str | None = None) -> list[Hit]:
+        """Top-k APIs for a request, best first; `hub` keeps one hub's APIs only."""
+        return self.top(self.scores(query), k, hub)
 
     def hub_mask(self, hub: str) -> np.ndarray:
         mask = self._hub_masks.get(hub)
@@ -88,23 +95,6 @@ class Bm25Retriever:
             mask = self.hub_of == hub
             self._hub_masks[hub] = mask
         return mask
-
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        if not self.corpus_tokens:
-            return np.zeros(0, dtype=np.float32)
-        known = [t for t in tokens if t in self.index.vocab_dict]
-        if not known:
-            return np.zeros(self.n_apis, dtype=np.float32)
-        scores = self.index.get_scores(known)
-        if not self.merged:
-            return scores
-        best = np.zeros(self.n_apis, dtype=np.float32)
-        np.maximum.at(best, self.record_api, scores)
-        return best
-
-    def search(self, query: str, k: int = 5, hub: str | None = None) -> list[Hit]:
-        """Top-k APIs for a request, best first; `hub` keeps one hub's APIs only."""
-        return self.top(self.scores(tokenize(query)), k, hub)
 
     def top(self, scores: np.ndarray, k: int, hub: str | None = None) -> list[Hit]:
         if scores.size == 0 or k <= 0:
@@ -115,3 +105,33 @@ class Bm25Retriever:
         part = np.argpartition(-scores, k - 1)[:k]
         order = part[np.lexsort((part, -scores[part]))]
         return [Hit(int(i), float(scores[i])) for i in order if np.isfinite(scores[i]) and scores[i] > 0]
+
+
+class Bm25Retriever(Retriever):
+    """BM25 (k1=1.5, b=0.75, Lucene's always-positive idf) over every record, scored per distinct API.
+
+    Records that share a call (220 TF Hub records load the Universal Sentence Encoder) are indexed one by one, so
+    each paraphrase of what the API does can match; an API scores as its best record.
+    """
+
+    name = "bm25"
+    k1 = 1.5
+    b = 0.75
+
+    def __init__(self, corpus_tokens: list[list[str]], record_api: Sequence[int], api_hubs: Sequence[str]) -> None:
+        super().__init__(record_api, api_hubs)
+        self.corpus_tokens = corpus_tokens
+        self.index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        if self.corpus_tokens:
+            self.index.index(self.corpus_tokens, show_progress=False)
+
+    @classmethod
+    def from_database(cls, db: ApiDatabase) -> Bm25Retriever:
+        return cls([document_tokens(r) for r in db.records], db.record_api, [api.hub for api in db.apis])
+
+    def record_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every record (zeros when no word of the query is in the corpus)."""
+        known = [t for t in tokenize(query) if t in self.index.vocab_dict] if self.corpus_tokens else []
+        if not known:
+            return np.zeros(len(self.corpus_tokens), dtype=np.float32)
+        return self.index.get_scores(known)

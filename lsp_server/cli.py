@@ -44,7 +44,21 @@ def _write(data: object) -> None:
     sys.stdout.write(msgspec.json.encode(data).decode() + "\n")
 
 
-def _load_index(api_db: Sequence[str] | None):  # -> ApiIndex
+def load_encoder(retriever: str):  # -> TextEncoder | None
+    """The sentence encoder for hybrid retrieval, or None (BM25 alone) when asked or when it is not installed."""
+    if retriever != "hybrid":
+        return None
+    from index.dense import load_default_encoder
+    from index.encoder import EncoderError
+
+    try:
+        return load_default_encoder()
+    except EncoderError as exc:
+        log.warning("dense retrieval unavailable, using BM25 alone: %s", exc)
+        return None
+
+
+def _load_index(api_db: Sequence[str] | None, retriever: str = "bm25"):  # -> ApiIndex
     from index.api_index import ApiIndex
     from index.database import default_database_paths
 
@@ -53,7 +67,7 @@ def _load_index(api_db: Sequence[str] | None):  # -> ApiIndex
     if missing and len(missing) == len(paths):
         hint = "run `gorilla-lsp index pull` first, or pass --api-db FILE_OR_DIR (or set GORILLA_LSP_API_DB)"
         raise CliError(f"no API database at {', '.join(str(p) for p in missing)}: {hint}")
-    index = ApiIndex.load(paths)
+    index = ApiIndex.load(paths, encoder=load_encoder(retriever))
     errors = [e for e in index.db.errors if e.severity == "error"]
     if errors:
         log.warning("%d record(s) could not be loaded; first: %s", len(errors), errors[0])
@@ -120,7 +134,7 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 def cmd_complete(args: argparse.Namespace) -> int:
     from engine.pipeline import CompletionPipeline
 
-    index = _load_index(args.api_db)
+    index = _load_index(args.api_db, args.retriever)
     pipeline = CompletionPipeline(index, _load_model(args))
     result = pipeline.complete(
         args.text, n=args.n, top_k=args.top_k, hub=args.hub, hub_filter=args.hub is not None,
@@ -232,7 +246,7 @@ def _progress(total: int) -> Callable[[int], None] | None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from index.evaluation import EvalError, Evaluator, Response, hub_of_path, load_questions, load_responses
 
-    index = _load_index(args.api_db)
+    index = _load_index(args.api_db, args.retriever if not args.responses else "bm25")
     hub = args.hub or hub_of_path(Path(args.questions), index.db)
     try:
         questions = load_questions(Path(args.questions))
@@ -308,6 +322,11 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
                         help="API file or directory (repeatable); default: $GORILLA_LSP_API_DB, then the pulled copy")
 
 
+def _add_retriever(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retriever", choices=["hybrid", "bm25"], default="hybrid",
+                        help="hybrid: BM25 + sentence encoder (default); bm25: lexical only")
+
+
 def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="a CTranslate2-converted Gorilla model directory")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -341,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub", choices=["torchhub", "huggingface", "tensorflowhub"], help="only this hub's APIs")
     p.add_argument("--hallucinated", choices=["warn", "hide"], default="warn",
                    help="keep generated calls that match no API (marked) or hide them")
+    _add_retriever(p)
     _add_model(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_complete)
@@ -359,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub", choices=["torchhub", "huggingface", "tensorflowhub"],
                    help="which hub's procedure (default: from the questions file name)")
     p.add_argument("--top-k", type=int, default=5)
+    _add_retriever(p)
     _add_model(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_eval)

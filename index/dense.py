@@ -1,0 +1,60 @@
+"""Dense retrieval: record embeddings from the CTranslate2 sentence encoder, cosine similarity per API.
+
+Record embeddings are cached on disk keyed by the database content, so only the first start (or a changed
+database) pays for embedding the records; later starts load a matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.database import ApiDatabase
+from index.encoder import EmbeddingCache, SentenceEncoder, TextEncoder, default_cache_dir, default_encoder_dir
+from index.records import ApiRecord
+
+log = logging.getLogger(__name__)
+
+
+def record_text(record: ApiRecord) -> str:
+    """What a record is about, in words: the fields a person's request would paraphrase."""
+    return ". ".join(
+        part for part in (record.domain, record.functionality, record.api_name, record.description) if part
+    )
+
+
+class DenseRetriever:
+    """Cosine similarity between a request and every record, scored per distinct API (its best record)."""
+
+    def __init__(self, encoder: TextEncoder, record_vectors: np.ndarray, record_api: Sequence[int], n_apis: int) -> None:
+        self.encoder = encoder
+        self.vectors = np.ascontiguousarray(record_vectors, dtype=np.float32)
+        self.record_api = np.asarray(record_api, dtype=np.int64)
+        self.n_apis = n_apis
+        self.merged = n_apis != len(self.record_api)
+
+    @classmethod
+    def from_database(cls, db: ApiDatabase, encoder: TextEncoder, cache_dir: Path | None = None) -> DenseRetriever:
+        cache = EmbeddingCache((cache_dir or default_cache_dir()) / "embeddings")
+        vectors = cache.get_or_compute([record_text(r) for r in db.records], encoder)
+        return cls(encoder, vectors, db.record_api, len(db.apis))
+
+    def record_scores(self, query: str) -> np.ndarray:
+        if not len(self.vectors):
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors @ self.encoder.encode([query])[0]
+
+    def api_scores(self, record_scores: np.ndarray) -> np.ndarray:
+        if not self.merged:
+            return record_scores
+        best = np.full(self.n_apis, -1.0, dtype=np.float32)
+        np.maximum.at(best, self.record_api, record_scores)
+        return best
+
+
+def load_default_encoder(threads: int = 0) -> SentenceEncoder:
+    """The packaged all-MiniLM-L6-v2, converted to CTranslate2 once (int8) and cached."""
+    return SentenceEncoder(default_encoder_dir(), device="cpu", compute_type="int8", intra_threads=threads)
