@@ -76,15 +76,14 @@ def _load_index(api_db: Sequence[str] | None, retriever: str = "bm25"):  # -> Ap
     return index
 
 
-def _load_model(args: argparse.Namespace):  # -> CandidateSource | None
+def _load_model(args: argparse.Namespace):  # -> ModelSource | None
     if not getattr(args, "model", None):
         return None
-    from engine.generator import GorillaGenerator, ModelLoadError
+    from engine.errors import ModelLoadError
+    from engine.model_source import load_model_source
 
     try:
-        return GorillaGenerator(
-            args.model, device=args.device, compute_type=args.compute_type, template=args.template,
-        )
+        return load_model_source(args.model, args.device, args.compute_type, args.template)
     except ModelLoadError as exc:
         raise CliError(str(exc), EXIT_MODEL) from exc
 
@@ -305,13 +304,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_model_convert(args: argparse.Namespace) -> int:
-    from engine.convert import ConvertError, convert_model
+    from engine.convert import convert_model
+    from engine.errors import EngineError
 
     try:
-        out = convert_model(args.src, args.out, quantization=args.quantization, force=args.force)
-    except ConvertError as exc:
+        result = convert_model(args.src, args.out, quantization=args.quantization, force=args.force,
+                               trust_remote_code=args.trust_remote_code)
+    except EngineError as exc:
         raise CliError(str(exc), EXIT_MODEL) from exc
-    print(f"converted model in {out}")
+    print(f"converted {result.source} into {result.output_dir} in {result.seconds:.0f} s")
     return EXIT_OK
 
 
@@ -396,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output directory")
     p.add_argument("--quantization", help="int8, int8_float16, float16, ...")
     p.add_argument("--force", action="store_true", help="overwrite OUT")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow the checkpoint's own model code (gorilla-falcon and gorilla-mpt need it)")
     p.set_defaults(func=cmd_model_convert)
     return parser
 
