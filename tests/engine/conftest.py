@@ -24,7 +24,7 @@ API_FILES = ("torchhub_api.jsonl", "huggingface_api.jsonl", "tensorflowhub_api.j
 def load_records(name: str) -> list[dict]:
     path = APIBENCH / "api" / name
     if not path.is_file():
-        pytest.skip(f"APIBench data not found at {path}")
+        pytest.fail(f"APIBench data not found at {path} (../shared beside the repository)")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
