@@ -732,6 +732,26 @@ class GorillaGenerator:
         """Decode one request (default options: `GenerationOptions()`); see `generate_batch`."""
         return self.generate_batch([prompt], options, [cancel])[0]
 
+    def build_prompt(self, request: str, documents: Sequence[Mapping[str, Any]] = ()) -> str:
+        """The prompt for one editor request: the template, with the documents shortened to the context budget.
+
+        Raises `PromptTooLongError` when the request alone does not fit.
+        """
+        builder = PromptBuilder(
+            self._template, self.count_tokens, context_tokens=self._context_tokens, reserve_tokens=self._max_new_tokens
+        )
+        return builder.build(request, documents).text
+
+    def candidate_options(self, n: int, temperature: float = 0.7) -> GenerationOptions:
+        """Sampling for several candidates, greedy for one; the template's stop policy."""
+        return GenerationOptions(
+            num_candidates=n,
+            strategy="sample" if n > 1 else "greedy",
+            temperature=temperature,
+            max_new_tokens=self._max_new_tokens,
+            stop=self._template.stop,
+        )
+
     def candidates(
         self,
         request: str,
@@ -746,18 +766,7 @@ class GorillaGenerator:
         This is the whole model step the completion pipeline needs; candidates cut by a
         cancellation are left out. Raises `PromptTooLongError` when the request does not fit.
         """
-        builder = PromptBuilder(
-            self._template, self.count_tokens, context_tokens=self._context_tokens, reserve_tokens=self._max_new_tokens
-        )
-        prompt = builder.build(request, documents)
-        options = GenerationOptions(
-            num_candidates=n,
-            strategy="sample" if n > 1 else "greedy",
-            temperature=temperature,
-            max_new_tokens=self._max_new_tokens,
-            stop=self._template.stop,
-        )
-        result = self.generate(prompt.text, options, cancelled)
+        result = self.generate(self.build_prompt(request, documents), self.candidate_options(n, temperature), cancelled)
         return [c.text for c in result.candidates if c.finish_reason != "cancelled"]
 
     @staticmethod

@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from engine.batcher import RequestBatcher
 from engine.errors import EngineError, ModelLoadError
 from engine.generator import GorillaGenerator
 from engine.pipeline import EngineInfo
 
 
 class ModelSource:
-    """Adapts `GorillaGenerator` to the pipeline's `CandidateSource`."""
+    """Adapts `GorillaGenerator` to the pipeline's `CandidateSource`; concurrent requests are batched."""
 
     def __init__(self, generator: GorillaGenerator) -> None:
         self.generator = generator
+        self.batcher = RequestBatcher(generator)
 
     def info(self) -> EngineInfo:
         info = self.generator.info()
@@ -31,9 +33,10 @@ class ModelSource:
         n: int,
         cancelled: Callable[[], bool] | None,
     ) -> list[str]:
-        return self.generator.candidates(request, documents, n, cancelled)
+        return self.batcher.candidates(request, documents, n, cancelled)
 
     def close(self) -> None:
+        self.batcher.close()
         self.generator.close()
 
 

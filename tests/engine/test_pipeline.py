@@ -110,3 +110,30 @@ def test_cli_complete_with_a_model(tiny_model) -> None:
 def test_clean_request() -> None:
     assert clean_request("# I need an API that can segment people in videos") == "segment people in videos"
     assert clean_request("## detect objects\n# in street photos") == "detect objects in street photos"
+
+
+def test_requests_arriving_together_are_decoded_in_one_batch(tiny_model) -> None:
+    import threading
+
+    from engine.batcher import RequestBatcher
+    from engine.generator import GorillaGenerator
+
+    generator = GorillaGenerator(tiny_model.path, device="cpu", compute_type="auto", max_new_tokens=16)
+    batcher = RequestBatcher(generator, window_s=0.2)
+    results: dict[int, list[str]] = {}
+    cancelled = threading.Event()
+    cancelled.set()
+
+    def ask(i: int) -> None:
+        results[i] = batcher.candidates(f"request number {i}", [], n=2, cancelled=cancelled if i == 3 else None)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    batcher.close()
+    generator.close()
+    assert sorted(results) == [0, 1, 2, 3]
+    assert all(len(results[i]) == 2 for i in range(3)) and results[3] == []
+    assert max(batcher.batch_sizes) >= 2 and sum(batcher.batch_sizes) == 3
