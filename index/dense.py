@@ -6,6 +6,7 @@ database) pays for embedding the records; later starts load a matrix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,10 @@ class DenseRetriever:
 
     @classmethod
     def from_database(cls, db: ApiDatabase, encoder: TextEncoder, cache_dir: Path | None = None) -> DenseRetriever:
-        cache = EmbeddingCache((cache_dir or default_cache_dir()) / "embeddings")
+        # One cache entry per database location (its file list), so switching databases does not evict the other;
+        # the entry's content key still rebuilds it when the records change.
+        where = hashlib.sha256("\n".join([encoder.encoder_id, *db.files]).encode()).hexdigest()[:16]
+        cache = EmbeddingCache((cache_dir or default_cache_dir()) / "embeddings" / f"records-{where}.npy")
         vectors = cache.get_or_compute([record_text(r) for r in db.records], encoder)
         return cls(encoder, vectors, db.record_api, len(db.apis))
 
