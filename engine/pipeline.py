@@ -138,7 +138,7 @@ class CompletionPipeline:
                 if key not in seen:
                     seen.add(key)
                     suggestions.append(suggestion)
-            # Known calls that meet the constraints first, then the rest; hallucinated ones last.
+            # The model's known calls first, those that break a constraint after the others.
             suggestions.sort(key=lambda s: (s.verdict != "known", s.constraints.status == "violated"))
         for api, score, result in ranked:
             if len(suggestions) >= n:
@@ -154,7 +154,9 @@ class CompletionPipeline:
                     constraints=result, hub=record.hub, api=api,
                 )
             )
-        return CompletionResult(self.info(), request, constraints, suggestions[:n],
+        # Invented calls (kept, with their verdict, when the setting says so) go after every real one.
+        suggestions = sorted(suggestions[:n], key=lambda s: s.verdict != "known")
+        return CompletionResult(self.info(), request, constraints, suggestions,
                                 round(time.perf_counter() - started, 6))
 
     def _from_model(self, output: str, constraints: Constraints) -> Suggestion | None:

@@ -439,3 +439,62 @@ def build_tiny_model(
         num_parameters=geometry.parameter_count(),
         model_bytes=model_bytes,
     )
+
+
+def build_scripted_model(
+    out_dir: str | Path,
+    answer: str | None,
+    *,
+    geometry: DecoderGeometry | None = None,
+    seed: int = 0,
+    force: bool = False,
+) -> TinyModelInfo:
+    """A real CTranslate2 decoder whose greedy (and near-greedy sampled) output is `answer`, then end of text.
+
+    Why: tests of what surrounds generation (a server flagging an invented call, a quick fix) need to know what the
+    model says, and they should still run the real engine. The answer is one added token of the tokenizer; attention
+    and FFN outputs are zero, so each step's logits depend only on the previous token: any token -> `answer`,
+    `answer` -> `</s>`. With `answer=None` the model emits an invisible filler token until the length limit, which
+    with a large `geometry` makes a model slow enough to cancel mid-generation.
+    """
+    from tokenizers import AddedToken, Tokenizer
+
+    geometry = geometry or DecoderGeometry()
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f"{out} is not empty; pass force=True to overwrite it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    trained = train_tokenizer(default_corpus(), geometry.vocab_size - 1, out)
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+    target_text = answer if answer is not None else "<filler>"
+    tokenizer.add_tokens([AddedToken(target_text, normalized=False, special=answer is None)])
+    tokenizer.save(str(out / "tokenizer.json"))
+    vocabulary = tokenizer_vocabulary(out / "tokenizer.json")
+    geometry = msgspec.structs.replace(geometry, vocab_size=len(vocabulary))
+    spec = build_decoder_spec(geometry, vocabulary, seed=seed)
+
+    h = geometry.hidden_size
+    target = tokenizer.token_to_id(target_text)
+    eos = tokenizer.token_to_id("</s>")
+    plain = np.where(np.arange(h) % 2 == 0, 1.0, -1.0).astype(np.float32)  # unit RMS, survives the norm
+    marked = np.where((np.arange(h) // 2) % 2 == 0, 1.0, -1.0).astype(np.float32)  # orthogonal to `plain`
+    embeddings = np.tile(plain, (len(vocabulary), 1))
+    projection = np.zeros((len(vocabulary), h), dtype=np.float32)
+    if answer is not None:
+        embeddings[target] = marked
+        projection[eos] = marked
+    projection[target] = plain
+    decoder = spec.decoder
+    decoder.embeddings.weight = embeddings
+    decoder.projection.weight = projection
+    for layer in decoder.layer:
+        layer.self_attention.linear[1].weight = np.zeros((h, h), dtype=np.float32)
+        layer.ffn.linear_1.weight = np.zeros((h, geometry.ffn_size), dtype=np.float32)
+    spec.validate()
+    spec.save(str(out))
+    return TinyModelInfo(
+        path=str(out), geometry=geometry, trained_vocab_size=trained, weight_dtype="float32",
+        num_parameters=geometry.parameter_count(), model_bytes=(out / "model.bin").stat().st_size,
+    )

@@ -6,6 +6,7 @@ strings are never taken for code. The call query runs in C; Python only looks at
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import msgspec
@@ -13,7 +14,6 @@ import tree_sitter
 import tree_sitter_python
 
 _CALL_QUERY = "(call function: [(identifier) (attribute)] @fn arguments: (argument_list) @args) @call"
-_IMPORT_QUERY = "[(import_statement) (import_from_statement)] @import"
 
 
 class Arg(msgspec.Struct, frozen=True):
@@ -63,6 +63,28 @@ def _string_value(node: tree_sitter.Node) -> str | None:
     return "".join(parts)
 
 
+def encode(source: bytes | str) -> bytes:
+    """Text as tree-sitter reads it (lone surrogates from an editor kept, not an error)."""
+    return source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix, by binary search over slice comparisons (memcmp speed)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    row = data.count(b"\n", 0, offset)
+    return row, offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
 def _text(node: tree_sitter.Node) -> str:
     return (node.text or b"").decode("utf-8", "replace")
 
@@ -72,13 +94,35 @@ class PythonCalls:
 
     def __init__(self) -> None:
         self.language = tree_sitter.Language(tree_sitter_python.language())
-        self.parser = tree_sitter.Parser(self.language)
         self._calls = tree_sitter.Query(self.language, _CALL_QUERY)
-        self._imports = tree_sitter.Query(self.language, _IMPORT_QUERY)
+        self._local = threading.local()
+
+    @property
+    def parser(self) -> tree_sitter.Parser:
+        """One parser per thread: a tree-sitter parser must not be used by two threads at once."""
+        parser = getattr(self._local, "parser", None)
+        if parser is None:
+            parser = self._local.parser = tree_sitter.Parser(self.language)
+        return parser
 
     def parse(self, source: bytes | str) -> tree_sitter.Tree:
-        data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-        return self.parser.parse(data)
+        return self.parser.parse(encode(source))
+
+    def reparse(self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes) -> tree_sitter.Tree:
+        """Parse `new_source` reusing the tree of `old_source`: after a keystroke only the edited region is redone.
+
+        The edit is the span between the common prefix and the common suffix of the two texts.
+        """
+        start = _common_prefix(old_source, new_source)
+        limit = min(len(old_source), len(new_source)) - start
+        tail = _common_prefix(old_source[::-1][:limit], new_source[::-1][:limit])
+        old_end, new_end = len(old_source) - tail, len(new_source) - tail
+        tree = old_tree.copy()
+        tree.edit(
+            start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old_source, start),
+            old_end_point=_point(old_source, old_end), new_end_point=_point(new_source, new_end),
+        )
+        return self.parser.parse(new_source, tree)
 
     def calls(
         self,
@@ -126,11 +170,22 @@ class PythonCalls:
         return args
 
     def imports(self, source: bytes | str | tree_sitter.Tree) -> dict[str, str]:
-        """Local name -> dotted import path, e.g. {'hub': 'tensorflow_hub', 'AutoModel': 'transformers.AutoModel'}."""
+        """Local name -> dotted import path, e.g. {'hub': 'tensorflow_hub', 'AutoModel': 'transformers.AutoModel'}.
+
+        Module-level imports only (also inside top-level `try`/`if` blocks): a walk of the top statements is far
+        cheaper than a query over every node of a long file.
+        """
         tree = source if isinstance(source, tree_sitter.Tree) else self.parse(source)
         names: dict[str, str] = {}
-        cursor = tree_sitter.QueryCursor(self._imports)
-        for node in cursor.captures(tree.root_node).get("import", []):
+        pending = list(tree.root_node.children)
+        while pending:
+            node = pending.pop(0)
+            if node.type in ("try_statement", "if_statement", "block", "else_clause", "except_clause",
+                             "finally_clause", "elif_clause"):
+                pending[:0] = node.children
+                continue
+            if node.type not in ("import_statement", "import_from_statement"):
+                continue
             module = ""
             if node.type == "import_from_statement":
                 module_node = node.child_by_field_name("module_name")

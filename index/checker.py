@@ -8,11 +8,12 @@ variable, an f-string, a local path) are not judged: flagging them would be nois
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Literal
 
 import msgspec
+import tree_sitter
 
 from index.calls import CallSite
 from index.database import ApiDatabase
@@ -44,15 +45,25 @@ class ApiChecker:
             self._primaries.setdefault(namespace, []).append(primary)
         self.nearest = lru_cache(maxsize=4096)(self._nearest)
 
-    def _wanted(self, imports: dict[str, str]) -> callable:
+    def _wanted(self, imports: dict[str, str]) -> Callable[[str], bool]:
+        seen: dict[str, bool] = {}  # a long file calls `print` and `range` hundreds of times: decide each once
+
         def wanted(callee: str) -> bool:
-            return self.db.is_loader(canonical_callee(callee, imports))
+            answer = seen.get(callee)
+            if answer is None:
+                answer = seen[callee] = self.db.is_loader(canonical_callee(callee, imports))
+            return answer
 
         return wanted
 
-    def findings(self, source: str | bytes, alternatives: bool = True) -> Iterator[Finding]:
-        """Verdicts for every judged loader call in `source` (any Python text, broken or not)."""
-        tree = self.db.parser.parse(source)
+    def findings(
+        self, source: str | bytes, alternatives: bool = True, tree: tree_sitter.Tree | None = None
+    ) -> Iterator[Finding]:
+        """Verdicts for every judged loader call in `source` (any Python text, broken or not).
+
+        `tree`: the source already parsed (an editor re-parses incrementally after each change).
+        """
+        tree = tree if tree is not None else self.db.parser.parse(source)
         imports = self.db.parser.imports(tree)
         for call in self.db.parser.calls(tree, self._wanted(imports)):
             callee = canonical_callee(call.callee, imports)

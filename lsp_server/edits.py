@@ -1,0 +1,223 @@
+"""Text edits: the line a suggestion inserts, the import it needs, and LSP position arithmetic.
+
+Everything here is pure (text in, edits out), so it is unit-tested without a server. Columns inside Python are code
+points; `Text` converts to and from the client's position encoding (UTF-16 by default) at the boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+import msgspec
+
+from index.records import ApiRecord
+
+Encoding = Literal["utf-8", "utf-16", "utf-32"]
+
+
+class Text:
+    """A document snapshot split into lines as tree-sitter counts them (`\\n`; a trailing `\\r` is kept apart)."""
+
+    def __init__(self, source: str, encoding: Encoding = "utf-16") -> None:
+        self.source = source
+        self.encoding = encoding
+        self.lines = [line[:-1] if line.endswith("\r") else line for line in source.split("\n")]
+
+    def units(self, text: str) -> int:
+        """Length of `text` in the client's units."""
+        if self.encoding == "utf-32":
+            return len(text)
+        if self.encoding == "utf-8":
+            return len(text.encode("utf-8", "surrogatepass"))
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+    def to_client(self, row: int, column: int) -> tuple[int, int]:
+        """(row, code-point column) -> (line, client column)."""
+        if row >= len(self.lines):
+            return len(self.lines) - 1, self.units(self.lines[-1])
+        return row, self.units(self.lines[row][:column])
+
+    def from_client(self, line: int, character: int) -> tuple[int, int] | None:
+        """(line, client column) -> (row, code-point column), clamped to the line; None past the end of the file."""
+        if line < 0 or line >= len(self.lines) or character < 0:
+            return None
+        text = self.lines[line]
+        if self.encoding == "utf-32":
+            return line, min(character, len(text))
+        units = 0
+        for index, char in enumerate(text):
+            if units >= character:
+                return line, index
+            units += (len(char.encode("utf-8", "surrogatepass")) if self.encoding == "utf-8"
+                      else (2 if ord(char) > 0xFFFF else 1))
+        return line, len(text)
+
+    def byte_to_client(self, row: int, byte_column: int) -> tuple[int, int]:
+        """A tree-sitter point (row, UTF-8 byte column) in client units."""
+        if row >= len(self.lines):
+            return self.to_client(row, 0)
+        prefix = self.lines[row].encode("utf-8", "surrogatepass")[:byte_column]
+        return self.to_client(row, len(prefix.decode("utf-8", "surrogatepass")))
+
+
+class Insertion(msgspec.Struct, frozen=True):
+    """Replace [start, end) on one line (client units) with `text`."""
+
+    line: int
+    start: int
+    end: int
+    text: str
+
+
+# --- variable names and imports ----------------------------------------------------------------------------------
+
+_CALLEE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\(")
+
+
+def callee_of(api_call: str) -> str:
+    match = _CALLEE.match(api_call)
+    return match.group(1) if match else ""
+
+
+def variable_for(api_call: str) -> str:
+    """A readable name for what the call returns (`tokenizer = AutoTokenizer...`, `classifier = pipeline(...)`)."""
+    callee = callee_of(api_call)
+    head = callee.split(".")[0]
+    if callee == "pipeline":
+        task = re.search(r"pipeline\(\s*(?:task\s*=\s*)?['\"]([\w-]+)", api_call)
+        name = (task.group(1) if task else "").replace("-", "_")
+        return {"text_classification": "classifier", "sentiment_analysis": "classifier",
+                "zero_shot_classification": "classifier", "image_classification": "classifier",
+                "translation": "translator", "summarization": "summarizer", "fill_mask": "unmasker",
+                "text_generation": "generator", "question_answering": "qa"}.get(name, "pipe")
+    if callee in ("hub.KerasLayer",):
+        return "layer"
+    lowered = head.lower()
+    for part, name in (("tokenizer", "tokenizer"), ("processor", "processor"), ("featureextractor", "feature_extractor"),
+                       ("pipeline", "pipe")):
+        if part in lowered:
+            return name
+    return "model"
+
+
+# name -> import line, for names whose module the call does not say
+_KNOWN_IMPORTS = {
+    "torch": "import torch",
+    "hub": "import tensorflow_hub as hub",
+    "tf": "import tensorflow as tf",
+    "pipeline": "from transformers import pipeline",
+    "SentenceTransformer": "from sentence_transformers import SentenceTransformer",
+    "CrossEncoder": "from sentence_transformers import CrossEncoder",
+    "timm": "import timm",
+    "joblib": "import joblib",
+    "yolov5": "import yolov5",
+    "YOLO": "from ultralyticsplus import YOLO",
+    "SequenceTagger": "from flair.models import SequenceTagger",
+    "load_model_ensemble_and_task_from_hf_hub": "from fairseq.checkpoint_utils import load_model_ensemble_and_task_from_hf_hub",
+    "load_from_hub": "from huggingface_sb3 import load_from_hub",
+    "EncoderClassifier": "from speechbrain.pretrained import EncoderClassifier",
+    "SpeechRecognitionModel": "from huggingsound import SpeechRecognitionModel",
+}
+_DIFFUSERS = re.compile(r"(Pipeline|ControlNetModel|UNet\dDModel|Scheduler|AutoencoderKL)$")
+
+
+def import_for(api_call: str, record: ApiRecord | None = None) -> tuple[str, str] | None:
+    """(local name, import line) the call needs, e.g. ('hub', 'import tensorflow_hub as hub'); None if unknown."""
+    callee = callee_of(api_call)
+    if not callee:
+        return None
+    name = callee.split(".")[0]
+    if record is not None:
+        line = _import_from_example(name, record.example_code)
+        if line:
+            return name, line
+    if name in _KNOWN_IMPORTS:
+        return name, _KNOWN_IMPORTS[name]
+    if name[:1].isupper() and callee.endswith(".from_pretrained"):
+        module = "diffusers" if _DIFFUSERS.search(name) else "transformers"
+        return name, f"from {module} import {name}"
+    return None
+
+
+def _import_from_example(name: str, example: str) -> str | None:
+    """The import of `name` as the record's own example code writes it (reduced to that one name)."""
+    for raw in example.splitlines()[:80]:
+        line = raw.strip()
+        match = re.match(r"^from\s+([\w.]+)\s+import\s+(.+)$", line)
+        if match:
+            for part in match.group(2).strip("() ").split(","):
+                words = part.split()
+                if not words:
+                    continue
+                local = words[-1] if len(words) == 3 and words[1] == "as" else words[0]
+                if local == name:
+                    return f"from {match.group(1)} import {part.strip()}"
+            continue
+        match = re.match(r"^import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", line)
+        if match and (match.group(2) or match.group(1).split(".")[0]) == name:
+            return line
+    return None
+
+
+def import_insertion(lines: list[str], import_line: str, units: Callable[[str], int] = len) -> Insertion:
+    """Where a new import goes: after the file's last top-level import, else after a shebang/coding/docstring head."""
+    row = 0
+    while row < min(2, len(lines)) and lines[row].startswith("#") and (
+        lines[row].startswith("#!") or "coding" in lines[row]
+    ):
+        row += 1
+    if row < len(lines) and lines[row].lstrip().startswith(('"""', "'''")):
+        quote = lines[row].lstrip()[:3]
+        if lines[row].count(quote) >= 2:
+            row += 1
+        else:
+            end = row + 1
+            while end < len(lines) and quote not in lines[end]:
+                end += 1
+            row = min(end + 1, len(lines))
+    head_end = row
+    last_end: int | None = None
+    row = head_end
+    while row < min(len(lines), 400):
+        line = lines[row]
+        if line.startswith(("import ", "from ")):
+            end = row
+            if "(" in line and ")" not in line:
+                while end + 1 < len(lines) and ")" not in lines[end] and end - row < 100:
+                    end += 1
+            while lines[end].rstrip().endswith("\\") and end + 1 < len(lines):
+                end += 1
+            last_end = end
+            row = end
+        row += 1
+    target = last_end + 1 if last_end is not None else head_end
+    if target >= len(lines):  # the file ends without a newline after its imports
+        last = len(lines) - 1
+        return Insertion(line=last, start=units(lines[last]), end=units(lines[last]), text="\n" + import_line)
+    return Insertion(line=target, start=0, end=0, text=import_line + "\n")
+
+
+def has_name(imports: dict[str, str], name: str) -> bool:
+    return name in imports
+
+
+def call_insertion(lines: list[str], row: int, column: int, request_indent: str, cursor_on_comment: bool,
+                   api_call: str, units: Callable[[str], int]) -> Insertion:
+    """The edit that writes the call for a request, never changing text the user typed.
+
+    On the comment line: the rest of the line is kept and the call goes on a new line below, at the comment's
+    indent. On a blank line: `name = call`. After `name = `: the call alone.
+    """
+    line = lines[row]
+    before = line[:column]
+    start = units(before)
+    if cursor_on_comment:
+        rest = line[column:]
+        text = f"{rest}\n{request_indent}{variable_for(api_call)} = {api_call}"
+        return Insertion(line=row, start=start, end=units(line), text=text)
+    if before.strip():  # `name = `
+        return Insertion(line=row, start=start, end=start, text=("" if before.endswith(" ") else " ") + api_call)
+    indent = request_indent if not before else ""
+    return Insertion(line=row, start=start, end=start, text=f"{indent}{variable_for(api_call)} = {api_call}")
