@@ -49,7 +49,9 @@ class DenseRetriever:
     def record_scores(self, query: str) -> np.ndarray:
         if not len(self.vectors):
             return np.zeros(0, dtype=np.float32)
-        return self.vectors @ self.encoder.encode([query])[0]
+        # Editors can send lone surrogates; the tokenizer cannot take them.
+        clean = query.encode("utf-8", "replace").decode("utf-8")
+        return self.vectors @ self.encoder.encode([clean])[0]
 
     def api_scores(self, record_scores: np.ndarray) -> np.ndarray:
         if not self.merged:

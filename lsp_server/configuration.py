@@ -57,5 +57,7 @@ async def apply(ls: GorillaLanguageServer, payload: Any) -> None:
         await lifecycle.reload_database(ls, reason="apiDatabase setting changed")
     if new.model != old.model:
         ls.spawn(model.configure(ls))
+    if new.retrieval.hybrid != old.retrieval.hybrid:
+        await lifecycle.set_hybrid(ls, new.retrieval.hybrid)
     if new.diagnostics != old.diagnostics:
         diagnostics.refresh_all(ls)

@@ -30,10 +30,37 @@ def database_paths(ls: GorillaLanguageServer) -> list[Path]:
     return default_database_paths(ls.settings.api_database or ls.cli_api_db)
 
 
-def _load(paths: list[Path], parser: Any = None) -> ApiIndex:
+def _load(paths: list[Path], parser: Any = None, encoder: Any = None) -> ApiIndex:
     from index.api_index import ApiIndex
 
-    return ApiIndex.load(paths, parser)
+    return ApiIndex.load(paths, parser, encoder)
+
+
+def _hybrid(index: ApiIndex) -> tuple[Any, ApiIndex | None]:
+    """The sentence encoder and a hybrid index over the same database (its own thread: the first start embeds
+    every record, seconds of work that must not hold up diagnostics)."""
+    from index.api_index import ApiIndex
+    from lsp_server.cli import load_encoder
+
+    encoder = load_encoder("hybrid")
+    return encoder, (ApiIndex(index.db, encoder) if encoder is not None else None)
+
+
+async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
+    """Serve from BM25 at once, then from hybrid retrieval (BM25 + dense) as soon as the encoder is ready."""
+    index = ls.index
+    if index is None or ls.encoder is not None or not index.db.apis or not ls.settings.retrieval.hybrid:
+        return
+    try:
+        encoder, hybrid = await asyncio.to_thread(_hybrid, index)
+    except Exception as exc:  # the dense half is an improvement, never a reason to stop serving
+        log.warning("dense retrieval unavailable, serving BM25 alone: %s", exc)
+        return
+    ls.encoder = encoder
+    if hybrid is not None and ls.index is index:
+        _install(ls, hybrid)
+        log.info("hybrid retrieval ready (%d records embedded)", len(hybrid.db.records))
+        ls.send_status(message="hybrid retrieval ready (BM25 + sentence encoder)")
 
 
 def preload(ls: GorillaLanguageServer) -> None:
@@ -72,6 +99,7 @@ async def _finish_start(ls: GorillaLanguageServer) -> None:
         index = ApiIndex(ApiDatabase([], [], [], [], ls.comments.calls))
     _install(ls, index)
     _report_load(ls, index, first=True)
+    ls.spawn(upgrade_to_hybrid(ls))
     await model.configure(ls)
     if ls.supports("workspace.did_change_configuration.dynamic_registration") and ls.supports(
         "workspace.configuration"
@@ -84,6 +112,19 @@ async def _finish_start(ls: GorillaLanguageServer) -> None:
         except Exception as exc:  # optional; a client may refuse
             log.info("didChangeConfiguration registration refused: %s", exc)
     ls.spawn(watch(ls))
+
+
+async def set_hybrid(ls: GorillaLanguageServer, enabled: bool) -> None:
+    """Turn the dense half of retrieval on (in the background) or off (at once, freeing the encoder)."""
+    if enabled:
+        ls.spawn(upgrade_to_hybrid(ls))
+        return
+    ls.encoder = None
+    index = ls.index
+    if index is not None and index.encoder is not None:
+        from index.api_index import ApiIndex
+
+        _install(ls, await ls.run_on_worker(ApiIndex, index.db))
 
 
 def _install(ls: GorillaLanguageServer, index: ApiIndex) -> None:
@@ -119,7 +160,7 @@ async def reload_database(ls: GorillaLanguageServer, reason: str, paths: list[Pa
         paths = paths if paths is not None else database_paths(ls)
         parser = ls.index.db.parser if ls.index is not None else None
         try:
-            index = await ls.run_on_worker(_load, paths, parser)
+            index = await ls.run_on_worker(_load, paths, parser, ls.encoder)
         except Exception as exc:
             ls.show(f"reloading the API database failed ({exc}); still serving the previous one",
                     types.MessageType.Error)

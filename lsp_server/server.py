@@ -70,6 +70,7 @@ class GorillaLanguageServer(LanguageServer):
         self.index_loaded: Future[ApiIndex] | None = None
         self.preloaded_paths: list[Any] | None = None
         self.model: CandidateSource | None = None
+        self.encoder: Any = None  # the sentence encoder, once hybrid retrieval is up
         self.pipeline: CompletionPipeline | None = None
         self.comments = CommentFinder()  # used on the worker thread only
         self.analyses: dict[str, Analysis] = {}

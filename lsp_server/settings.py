@@ -34,6 +34,7 @@ class ModelSettings(_Section, frozen=True):
 
 class RetrievalSettings(_Section, frozen=True):
     top_k: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    hybrid: bool = True  # BM25 + the sentence encoder; False: BM25 alone (less memory)
 
 
 class CompletionSettings(_Section, frozen=True):
