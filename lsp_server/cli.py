@@ -387,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the language server")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default; accepted for clients"
+                   " that always pass it)")
     p.add_argument("--log-file", metavar="FILE", help="log to a file instead of stderr")
     p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                    help="more logging (-vv: debug); also accepted before `serve`")
