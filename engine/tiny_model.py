@@ -397,6 +397,16 @@ def build_decoder_spec(
     return spec
 
 
+def _empty_dir(out_dir: str | Path, force: bool) -> Path:
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f"{out} is not empty; pass force=True to overwrite it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def build_tiny_model(
     out_dir: str | Path,
     *,
@@ -414,12 +424,7 @@ def build_tiny_model(
     ``tokenizer.json`` / ``tokenizer_config.json``.
     """
     geometry = geometry or DecoderGeometry()
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out} is not empty; pass force=True to overwrite it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _empty_dir(out_dir, force)
 
     corpus = list(texts) if texts is not None else default_corpus()
     trained = train_tokenizer(corpus, geometry.vocab_size, out)
@@ -460,12 +465,7 @@ def build_scripted_model(
     from tokenizers import AddedToken, Tokenizer
 
     geometry = geometry or DecoderGeometry()
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out} is not empty; pass force=True to overwrite it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _empty_dir(out_dir, force)
     trained = train_tokenizer(default_corpus(), geometry.vocab_size - 1, out)
     tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
     target_text = answer if answer is not None else "<filler>"

@@ -37,7 +37,7 @@ export interface ServerSettings {
     computeType: ComputeType;
     template: string;
   };
-  retrieval: { topK: number };
+  retrieval: { topK: number; hybrid: boolean };
   completion: { maxCandidates: number; hallucinated: HallucinatedMode };
   diagnostics: { enabled: boolean; severity: Severity };
 }
@@ -54,7 +54,7 @@ export interface Settings {
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = Object.freeze({
   apiDatabase: [],
   model: { path: '', device: 'auto', computeType: 'auto', template: 'gorilla-v0' },
-  retrieval: { topK: 5 },
+  retrieval: { topK: 5, hybrid: true },
   completion: { maxCandidates: 5, hallucinated: 'warn' },
   diagnostics: { enabled: true, severity: 'warning' },
 }) as ServerSettings;
@@ -86,6 +86,7 @@ export function readSettings(get: SettingGetter, ctx: PathContext = {}): Setting
     },
     retrieval: {
       topK: int(get('retrieval.topK'), d.retrieval.topK, TOP_K_RANGE, 'retrieval.topK', warnings),
+      hybrid: bool(get('retrieval.hybrid'), d.retrieval.hybrid, 'retrieval.hybrid', warnings),
     },
     completion: {
       maxCandidates: int(

@@ -59,6 +59,7 @@ describe('readSettings', () => {
       'model.computeType',
       'model.template',
       'retrieval.topK',
+      'retrieval.hybrid',
       'completion.maxCandidates',
       'completion.hallucinated',
       'diagnostics.enabled',
@@ -96,6 +97,7 @@ describe('readSettings', () => {
         'model.computeType': 'int8_float16',
         'model.template': 'gorilla-v1',
         'retrieval.topK': 10,
+        'retrieval.hybrid': false,
         'completion.maxCandidates': 3,
         'completion.hallucinated': 'hide',
         'diagnostics.enabled': false,
@@ -108,7 +110,7 @@ describe('readSettings', () => {
       gorillaLsp: {
         apiDatabase: ['/abs/api', '/ws/rel/db.jsonl', '/home/u/db', '/data/db'],
         model: { path: '/models/gorilla-7b-ct2', device: 'cuda', computeType: 'int8_float16', template: 'gorilla-v1' },
-        retrieval: { topK: 10 },
+        retrieval: { topK: 10, hybrid: false },
         completion: { maxCandidates: 3, hallucinated: 'hide' },
         diagnostics: { enabled: false, severity: 'error' },
       },
@@ -143,7 +145,7 @@ describe('readSettings', () => {
     assert.deepEqual(s.server, {
       apiDatabase: ['/ws/single/path'],
       model: { path: '', device: 'auto', computeType: 'auto', template: 'gorilla-v0' },
-      retrieval: { topK: 50 },
+      retrieval: { topK: 50, hybrid: true },
       completion: { maxCandidates: 1, hallucinated: 'warn' },
       diagnostics: { enabled: true, severity: 'warning' },
     });
