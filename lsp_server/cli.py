@@ -144,7 +144,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
                 "suggestions": result.suggestions, "seconds": result.seconds})
         return EXIT_OK
     engine = result.engine
-    described = engine.backend + (f" ({engine.model} on {engine.device}, {engine.compute_type})" if engine.model else "")
+    described = engine.backend + (f" ({engine.model} on {engine.device}, {engine.compute_type})" if engine.model
+                                  else f" ({engine.retriever})" if engine.retriever else "")
     print(f"# engine: {described}; request: {result.request!r}"
           + (f"; constraints: {result.constraints.describe()}" if not result.constraints.empty() else ""))
     for i, s in enumerate(result.suggestions, 1):
@@ -243,7 +244,7 @@ def _progress(total: int) -> Callable[[int], None] | None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.evaluation import EvalError, Evaluator, Response, hub_of_path, load_questions, load_responses
+    from index.evaluation import EvalError, Evaluator, hub_of_path, load_questions, load_responses
 
     index = _load_index(args.api_db, args.retriever if not args.responses else "bm25")
     hub = args.hub or hub_of_path(Path(args.questions), index.db)
