@@ -57,8 +57,8 @@ def _balanced_call(text: str) -> str:
 def parse_answer(text: str) -> Answer:
     """Pull the call out of an answer in any of Gorilla's formats (free text: the first call-looking line)."""
     if "\\'" in text or '\\"' in text:
-        # Some published answers carry their quotes escaped (`hub.KerasLayer(\\'https://...\\')`).
-        text = text.replace("\\'", "'").replace('\\"', '"').replace("\\n", "\n")
+        # Some published answers carry their quotes escaped once or twice (`hub.KerasLayer(\\'https://...\\')`).
+        text = re.sub(r"\\+n", "\n", re.sub(r"\\+(['\"])", r"\1", text))
     domain_match = _DOMAIN.search(text)
     domain = domain_match.group(1).strip() if domain_match else None
     for pattern in (_MARKED_CALL, _DICT_CALL):

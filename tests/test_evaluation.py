@@ -69,6 +69,8 @@ def test_answer_formats() -> None:
     assert parse_answer(dict_like).api_call == "hub.KerasLayer('https://tfhub.dev/a/1')"
     escaped = "<<<api_call>>>: hub.load(\\'https://tfhub.dev/a/1\\'), <<<api_provider>>>: TF"
     assert parse_answer(escaped).api_call == "hub.load('https://tfhub.dev/a/1')"
+    twice = "<<<api_call>>>: torch.hub.load(\\\\'pytorch/vision\\\\', \\\\'alexnet\\\\'), <<<api_provider>>>: PyTorch"
+    assert parse_answer(twice).api_call == "torch.hub.load('pytorch/vision', 'alexnet')"
     free = "You can use the following:\nclassifier = pipeline('sentiment-analysis') to classify."
     assert parse_answer(free).api_call == "pipeline('sentiment-analysis')"
 
