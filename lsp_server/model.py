@@ -56,7 +56,7 @@ async def configure(ls: GorillaLanguageServer) -> None:
     settings = ls.settings.model
     apis = len(ls.index.db.apis) if ls.index is not None else 0
     if not settings.path:
-        ls.model = None
+        _release(ls)
         if ls.index is not None:
             ls.pipeline = CompletionPipeline(ls.index, None)
         ls.send_status(state="ready", engine="retrieval", model=None, device=None, message=f"{apis} APIs",
@@ -72,7 +72,7 @@ async def configure(ls: GorillaLanguageServer) -> None:
             return
         message = str(exc) or type(exc).__name__
         log.error("model load failed: %s", message, exc_info=not _expected(exc))
-        ls.model = None
+        _release(ls)
         if ls.index is not None:
             ls.pipeline = CompletionPipeline(ls.index, None)
         _end_progress(ls, token, f"failed: {message}")
@@ -82,7 +82,9 @@ async def configure(ls: GorillaLanguageServer) -> None:
                        progress=None)
         return
     if generation != ls.model_generation:
+        _close(ls, source)  # superseded while it loaded
         return
+    _release(ls)
     ls.model = source
     if ls.index is not None:
         ls.pipeline = CompletionPipeline(ls.index, source)
@@ -90,6 +92,20 @@ async def configure(ls: GorillaLanguageServer) -> None:
     _end_progress(ls, token, "ready")
     ls.send_status(state="ready", engine="ctranslate2", model=info.get("model") or settings.path,
                    device=info.get("device") or settings.device, message=f"{apis} APIs", progress=100)
+
+
+def _release(ls: GorillaLanguageServer) -> None:
+    """Drop the current model and free its memory (GPU memory too)."""
+    previous, ls.model = ls.model, None
+    if previous is not None:
+        _close(ls, previous)
+
+
+def _close(ls: GorillaLanguageServer, source: Any) -> None:
+    close = getattr(source, "close", None)
+    if close is not None:
+        # Generation runs on the worker thread: closing there waits for a request still using the model.
+        ls.worker.submit(close)
 
 
 def _expected(exc: Exception) -> bool:
