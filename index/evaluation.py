@@ -189,7 +189,7 @@ class GorillaMetric:
             head = call.children[0].text or b""
             stripped = tuple(v.decode("utf-8", "replace").lstrip("'").rstrip("'") for v in values)
             self.keys.append(_RecordKey(index, head, stripped))
-        self.heads = sorted({k.head for k in self.keys})
+        self.head_set = frozenset(k.head for k in self.keys)
         self._build_anchor_index()
 
     def _build_anchor_index(self) -> None:
@@ -220,15 +220,14 @@ class GorillaMetric:
         """Step 4-5: the index of the first record that matches the candidate call, or -1."""
         first, last = _subtrees(self.parser.parse(candidate).root_node)
         fallback = (last.text or b"").decode("utf-8", "replace")
-        text_of = {h: (first[h].text or b"").decode("utf-8", "replace") if h in first else fallback for h in self.heads}
+        # Heads the candidate has use their own subtree; every other head falls back to the last subtree.
+        own = {h: (first[h].text or b"").decode("utf-8", "replace") for h in self.head_set.intersection(first)}
         best = -1
-        present_by_text: dict[str, set[str]] = {}
-        for text in set(text_of.values()):
-            present_by_text[text] = self._present(text)
-        for text, present in present_by_text.items():
+        for text in {fallback, *own.values()}:
+            present = self._present(text)
             for value in present:
                 for key in self.records_with[value]:
-                    if (best < 0 or key.index < best) and text_of[key.head] == text and all(
+                    if (best < 0 or key.index < best) and own.get(key.head, fallback) == text and all(
                         v in present for v in key.values
                     ):
                         best = key.index
