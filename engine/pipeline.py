@@ -16,7 +16,6 @@ import msgspec
 from index.answers import parse_answer
 from index.api_index import ApiIndex
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
-from index.identity import CallIdentity
 
 Source = Literal["model", "retrieval"]
 HallucinatedPolicy = Literal["warn", "hide"]
@@ -175,11 +174,8 @@ class CompletionPipeline:
                 hub=record.hub, api=verdict.api,
             )
         return Suggestion(
-            api_call=findings[0].call.text, api_name=_name(verdict.identity), domain="", framework="",
+            api_call=findings[0].call.text, api_name=verdict.identity.primary, domain="", framework="",
             verdict="hallucinated", source="model", score=0.0, constraints=ConstraintCheck("unknown"),
             alternatives=[apis[i].api_call for i in verdict.alternatives],
         )
 
-
-def _name(identity: CallIdentity) -> str:
-    return identity.primary

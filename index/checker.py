@@ -19,7 +19,7 @@ from index.calls import CallSite
 from index.database import ApiDatabase
 from index.identity import CallIdentity, call_identity, canonical_callee, looks_like_hub_id
 
-Status = Literal["known", "hallucinated", "wrong"]
+Status = Literal["known", "hallucinated"]  # "wrong" (a known API, not the asked one) exists in evaluation only
 
 
 class Verdict(msgspec.Struct, frozen=True):
@@ -109,10 +109,8 @@ class ApiChecker:
         out: list[int] = []
         for match in matches:
             indices = self.db.by_primary[(namespace, match)]
-            best = next((i for i in indices if (self.db.identities[i] or identity_none).callee == callee), indices[0])
+            best = next((i for i in indices if getattr(self.db.identities[i], "callee", None) == callee), indices[0])
             if best not in out:
                 out.append(best)
         return tuple(out[:n])
 
-
-identity_none = CallIdentity("", (), "", "")

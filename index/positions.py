@@ -16,17 +16,3 @@ def byte_to_column(line: bytes, byte_column: int, encoding: Encoding = "utf-32")
     if encoding == "utf-16":
         return len(text.encode("utf-16-le", "surrogatepass")) // 2
     return len(text)
-
-
-def column_to_byte(line: str, column: int, encoding: Encoding = "utf-32") -> int:
-    """A column in `encoding` units as a byte offset within the line, clamped to the line."""
-    if encoding == "utf-8":
-        return min(column, len(line.encode("utf-8", "surrogatepass")))
-    if encoding == "utf-16":
-        units = 0
-        for index, char in enumerate(line):
-            if units >= column:
-                return len(line[:index].encode("utf-8", "surrogatepass"))
-            units += 2 if ord(char) > 0xFFFF else 1
-        return len(line.encode("utf-8", "surrogatepass"))
-    return len(line[: max(column, 0)].encode("utf-8", "surrogatepass"))
