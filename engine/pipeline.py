@@ -178,4 +178,3 @@ class CompletionPipeline:
             verdict="hallucinated", source="model", score=0.0, constraints=ConstraintCheck("unknown"),
             alternatives=[apis[i].api_call for i in verdict.alternatives],
         )
-

@@ -113,4 +113,3 @@ class ApiChecker:
             if best not in out:
                 out.append(best)
         return tuple(out[:n])
-
