@@ -23,29 +23,22 @@ HUBS = (("torchhub", "torchhub_eval.json", 75.8), ("huggingface", "huggingface_e
 
 
 def accuracy_rows(encoder) -> list[str]:  # noqa: ANN001
-    from engine.pipeline import CompletionPipeline
+    from engine.pipeline import CompletionPipeline, answer_questions
     from index.api_index import ApiIndex
-    from index.evaluation import Evaluator, Response, load_questions
+    from index.evaluation import Evaluator, load_questions
 
     rows = []
     for hub, eval_file, bar in HUBS:
         index = ApiIndex.load([SHARED / "api" / f"{hub}_api.jsonl"], encoder=encoder)
-        pipeline = CompletionPipeline(index)
         evaluator = Evaluator(index.db, hub)
         questions = load_questions(SHARED / "eval" / eval_file)
-        responses, top5 = [], 0
-        for number, question in enumerate(questions, 1):
-            result = pipeline.complete(question.text, n=5, hub=hub, hub_filter=True)
-            first = result.suggestions[0].api_call if result.suggestions else ""
-            responses.append(Response(number, f"<<<api_call>>>: {first}, <<<api_provider>>>: x" if first else ""))
-            reference = evaluator.strict.reference_api(question)
-            top5 += reference is not None and any(s.api == reference for s in result.suggestions)
+        responses, top5 = answer_questions(CompletionPipeline(index), questions, hub)
         gorilla = evaluator.run(questions, responses, "gorilla")
         strict = evaluator.run(questions, responses, "strict")
         rows.append(
             f"| {hub} | {index.retriever.name} | {100 * gorilla.accuracy:.1f} | {100 * gorilla.hallucination:.2f} |"
             f" {100 * strict.accuracy:.1f} | {100 * strict.domain_accuracy:.1f} | {100 * strict.hallucination:.2f} |"
-            f" {100 * top5 / len(questions):.1f} | above {bar} | {'yes' if 100 * gorilla.accuracy > bar else 'NO'} |"
+            f" {100 * top5:.1f} | above {bar} | {'yes' if 100 * gorilla.accuracy > bar else 'NO'} |"
         )
     return rows
 

@@ -16,6 +16,7 @@ import msgspec
 from index.answers import parse_answer
 from index.api_index import ApiIndex
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
+from index.evaluation import Question, Response, StrictMetric
 
 Source = Literal["model", "retrieval"]
 HallucinatedPolicy = Literal["warn", "hide"]
@@ -178,3 +179,27 @@ class CompletionPipeline:
             verdict="hallucinated", source="model", score=0.0, constraints=ConstraintCheck("unknown"),
             alternatives=[apis[i].api_call for i in verdict.alternatives],
         )
+
+
+def answer_questions(
+    pipeline: CompletionPipeline, questions: Sequence[Question], hub: str, top_k: int = 5,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Response], float]:
+    """The engine answers every eval question (its first suggestion, in Gorilla's answer format).
+
+    Also returns top-5 recall: the share of questions whose reference API is among the first five suggestions.
+    """
+    strict = StrictMetric(pipeline.index.db, pipeline.index.checker)
+    responses: list[Response] = []
+    hits = 0
+    for number, question in enumerate(questions, 1):
+        result = pipeline.complete(question.text, n=5, top_k=top_k, hub=hub, hub_filter=True)
+        first = result.suggestions[0].api_call if result.suggestions else ""
+        # No suggestion (no word of the question is in the database) is an empty answer, as a silent model gives.
+        responses.append(Response(number, f"<<<api_call>>>: {first}, <<<api_provider>>>: {hub}" if first else ""))
+        reference = strict.reference_api(question)
+        if reference is not None and any(s.api == reference for s in result.suggestions[:5]):
+            hits += 1
+        if progress is not None:
+            progress(number)
+    return responses, hits / len(questions) if questions else 0.0

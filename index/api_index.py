@@ -20,18 +20,21 @@ from index.retrieval import Bm25Retriever, Retriever
 class ApiIndex:
     """With an encoder, retrieval is hybrid (BM25 + dense, fused); without one, BM25 alone."""
 
-    def __init__(self, db: ApiDatabase, encoder: TextEncoder | None = None) -> None:
+    def __init__(
+        self, db: ApiDatabase, encoder: TextEncoder | None = None, bm25: Bm25Retriever | None = None,
+        checker: ApiChecker | None = None,
+    ) -> None:
         started = time.perf_counter()
         self.db = db
         self.encoder = encoder
-        self.bm25 = Bm25Retriever.from_database(db)
+        self.bm25 = bm25 if bm25 is not None else Bm25Retriever.from_database(db)
         self.retriever: Retriever = self.bm25
         if encoder is not None:
             from index.dense import DenseRetriever
             from index.hybrid import HybridRetriever
 
             self.retriever = HybridRetriever(self.bm25, DenseRetriever.from_database(db, encoder))
-        self.checker = ApiChecker(db)
+        self.checker = checker if checker is not None else ApiChecker(db)
         self.build_seconds = time.perf_counter() - started
 
     @classmethod
@@ -39,6 +42,10 @@ class ApiIndex:
         cls, paths: Sequence[Path], parser: PythonCalls | None = None, encoder: TextEncoder | None = None
     ) -> ApiIndex:
         return cls(ApiDatabase.load(paths, parser), encoder)
+
+    def with_encoder(self, encoder: TextEncoder) -> ApiIndex:
+        """The same database with hybrid retrieval; the BM25 index and the checker are shared, not rebuilt."""
+        return ApiIndex(self.db, encoder, self.bm25, self.checker)
 
     def reload_if_changed(self) -> ApiIndex | None:
         db = self.db.reload_if_changed()

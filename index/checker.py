@@ -95,6 +95,18 @@ class ApiChecker:
         nearest = self.nearest(identity.namespace, identity.primary, identity.callee) if alternatives else ()
         return Verdict("hallucinated", identity, None, nearest)
 
+    def alternative_calls(self, verdict: Verdict) -> list[str]:
+        return [self.db.apis[i].api_call for i in verdict.alternatives]
+
+    def message(self, finding: Finding) -> str:
+        """What the editor and the linter say about a hallucinated call."""
+        call = finding.call.text.splitlines()[0] if finding.call.text else finding.callee
+        text = f"`{call}` matches no API in the database (hallucinated)"
+        alternatives = self.alternative_calls(finding.verdict)
+        if alternatives:
+            text += "; nearest real APIs: " + ", ".join(alternatives)
+        return text
+
     def _nearest(self, namespace: str, primary: str, callee: str, n: int = 3) -> tuple[int, ...]:
         """Up to `n` known APIs nearest by name, the same callee first (`resnet9000` -> `resnet50`, `resnet101`)."""
         pool = self._primaries.get(namespace, [])

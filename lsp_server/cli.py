@@ -183,15 +183,12 @@ def diagnostics_for(index, path: str, source: bytes) -> list[Diagnostic]:  # ind
         if verdict.status != "hallucinated":
             continue
         (row, col), (end_row, end_col) = finding.call.start, finding.call.end
-        alternatives = [index.db.apis[i].api_call for i in verdict.alternatives]
-        message = f"`{finding.call.text.splitlines()[0]}` matches no API in the database (hallucinated)"
-        if alternatives:
-            message += "; nearest real APIs: " + ", ".join(alternatives)
         found.append(
             Diagnostic(
                 path=path, line=row, character=byte_to_column(lines[row], col), end_line=end_row,
                 end_character=byte_to_column(lines[end_row], end_col), severity="warning",
-                code="hallucinated-api", message=message, suggestions=alternatives,
+                code="hallucinated-api", message=index.checker.message(finding),
+                suggestions=index.checker.alternative_calls(verdict),
             )
         )
     return found
@@ -274,26 +271,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _engine_responses(index, questions, hub: str, args: argparse.Namespace):
-    """Our engine answers every question; top-5 recall counts questions whose reference API is in the first five."""
-    from engine.pipeline import CompletionPipeline
-    from index.evaluation import Response, StrictMetric
+    from engine.pipeline import CompletionPipeline, answer_questions
 
     pipeline = CompletionPipeline(index, _load_model(args))
-    strict = StrictMetric(index.db, index.checker)
-    responses: list[Response] = []
-    hits = 0
-    progress = _progress(len(questions))
-    for number, question in enumerate(questions, 1):
-        result = pipeline.complete(question.text, n=5, top_k=args.top_k, hub=hub, hub_filter=True)
-        first = result.suggestions[0].api_call if result.suggestions else ""
-        # No suggestion (no word of the question is in the database) is an empty answer, as a silent model gives.
-        responses.append(Response(number, f"<<<api_call>>>: {first}, <<<api_provider>>>: {hub}" if first else ""))
-        reference = strict.reference_api(question)
-        if reference is not None and any(s.api == reference for s in result.suggestions[:5]):
-            hits += 1
-        if progress is not None:
-            progress(number)
-    return responses, hits / len(questions) if questions else 0.0
+    return answer_questions(pipeline, questions, hub, args.top_k, _progress(len(questions)))
 
 
 # --- serve / model -----------------------------------------------------------------------------------------------

@@ -60,8 +60,8 @@ def prepare(
     )
     apis = pipeline.index.db.apis
     prepared: list[Prepared] = []
-    # Known APIs first, in the pipeline's order; calls the database does not know come last, marked.
-    for suggestion in sorted(result.suggestions, key=lambda s: s.verdict != "known"):
+    # The pipeline's order: known APIs first, calls the database does not know last (marked).
+    for suggestion in result.suggestions:
         record = apis[suggestion.api] if suggestion.api is not None else None
         insertion = call_insertion(text.lines, row, column, request.indent, request.cursor_on_comment,
                                    suggestion.api_call, text.units)

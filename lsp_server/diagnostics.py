@@ -83,12 +83,7 @@ def analyse(
 
 
 def message_for(index: ApiIndex, finding: Finding) -> str:
-    call = finding.call.text.splitlines()[0] if finding.call.text else finding.callee
-    text = f"`{call}` matches no API in the database (hallucinated)"
-    alternatives = [index.db.apis[i].api_call for i in finding.verdict.alternatives]
-    if alternatives:
-        text += "; nearest real APIs: " + ", ".join(alternatives)
-    return text
+    return index.checker.message(finding)
 
 
 def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[types.Diagnostic]:
@@ -96,8 +91,7 @@ def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[types.
     return [
         types.Diagnostic(
             range=j.range, message=message_for(analysis.index, j.finding), severity=severity, code=CODE,
-            source=SOURCE, data={"alternatives": [analysis.index.db.apis[i].api_call
-                                                  for i in j.finding.verdict.alternatives]},
+            source=SOURCE, data={"alternatives": analysis.index.checker.alternative_calls(j.finding.verdict)},
         )
         for j in analysis.hallucinated()
     ]

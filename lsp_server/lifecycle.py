@@ -39,11 +39,10 @@ def _load(paths: list[Path], parser: Any = None, encoder: Any = None) -> ApiInde
 def _hybrid(index: ApiIndex) -> tuple[Any, ApiIndex | None]:
     """The sentence encoder and a hybrid index over the same database (its own thread: the first start embeds
     every record, seconds of work that must not hold up diagnostics)."""
-    from index.api_index import ApiIndex
     from lsp_server.cli import load_encoder
 
     encoder = load_encoder("hybrid")
-    return encoder, (ApiIndex(index.db, encoder) if encoder is not None else None)
+    return encoder, (index.with_encoder(encoder) if encoder is not None else None)
 
 
 async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
