@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from index.database import ApiDatabase
-from index.encoder import EmbeddingCache, SentenceEncoder, TextEncoder, default_cache_dir, default_encoder_dir
+from index.encoder import EmbeddingCache, EncoderError, SentenceEncoder, TextEncoder, default_cache_dir, default_encoder_dir
 from index.records import ApiRecord
 
 log = logging.getLogger(__name__)
@@ -64,3 +64,14 @@ class DenseRetriever:
 def load_default_encoder(threads: int = 0) -> SentenceEncoder:
     """The packaged all-MiniLM-L6-v2, converted to CTranslate2 once (int8) and cached."""
     return SentenceEncoder(default_encoder_dir(), device="cpu", compute_type="int8", intra_threads=threads)
+
+
+def load_encoder_or_none(retriever: str) -> SentenceEncoder | None:
+    """The sentence encoder for hybrid retrieval, or None (BM25 alone) when asked or when it is not installed."""
+    if retriever != "hybrid":
+        return None
+    try:
+        return load_default_encoder()
+    except EncoderError as exc:
+        log.warning("dense retrieval unavailable, using BM25 alone: %s", exc)
+        return None

@@ -39,9 +39,9 @@ def _load(paths: list[Path], parser: Any = None, encoder: Any = None) -> ApiInde
 def _hybrid(index: ApiIndex) -> tuple[Any, ApiIndex | None]:
     """The sentence encoder and a hybrid index over the same database (its own thread: the first start embeds
     every record, seconds of work that must not hold up diagnostics)."""
-    from lsp_server.cli import load_encoder
+    from index.dense import load_encoder_or_none
 
-    encoder = load_encoder("hybrid")
+    encoder = load_encoder_or_none("hybrid")
     return encoder, (index.with_encoder(encoder) if encoder is not None else None)
 
 

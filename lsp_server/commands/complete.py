@@ -1,0 +1,52 @@
+"""`gorilla-lsp complete TEXT`: suggestions for a request, as the editor would show them."""
+
+from __future__ import annotations
+
+import argparse
+
+from lsp_server.commands.common import (
+    EXIT_OK, add_db, add_format, add_model, add_retriever, load_index, load_model, write_json,
+)
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from engine.pipeline import CompletionPipeline
+
+    index = load_index(args.api_db, args.retriever)
+    pipeline = CompletionPipeline(index, load_model(args))
+    result = pipeline.complete(
+        args.text, n=args.n, top_k=args.top_k, hub=args.hub, hub_filter=args.hub is not None,
+        hallucinated=args.hallucinated,
+    )
+    if args.format == "json":
+        write_json({"engine": result.engine, "request": result.request, "constraints": result.constraints,
+                    "suggestions": result.suggestions, "seconds": result.seconds})
+        return EXIT_OK
+    engine = result.engine
+    described = engine.backend + (f" ({engine.model} on {engine.device}, {engine.compute_type})" if engine.model
+                                  else f" ({engine.retriever})" if engine.retriever else "")
+    print(f"# engine: {described}; request: {result.request!r}"
+          + (f"; constraints: {result.constraints.describe()}" if not result.constraints.empty() else ""))
+    for i, s in enumerate(result.suggestions, 1):
+        mark = "" if s.verdict == "known" else "  [HALLUCINATED: not in the API database]"
+        print(f"{i}. {s.api_call}{mark}")
+        extra = f" | constraints {s.constraints.status}" if s.constraints.status != "none" else ""
+        print(f"   {s.api_name} | {s.domain} | {s.framework} | {s.source} score {s.score:g}{extra}")
+    if not result.suggestions:
+        print("(no suggestion: the request matches no API in the database)")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("complete", help="API call suggestions for a request")
+    p.add_argument("text", help="the request, e.g. '# segment people in a video, under 10M parameters'")
+    add_db(p)
+    p.add_argument("-n", type=int, default=5, help="number of suggestions (default 5)")
+    p.add_argument("--top-k", type=int, default=5, help="documents retrieved for the model's prompt")
+    p.add_argument("--hub", choices=["torchhub", "huggingface", "tensorflowhub"], help="only this hub's APIs")
+    p.add_argument("--hallucinated", choices=["warn", "hide"], default="warn",
+                   help="keep generated calls that match no API (marked) or hide them")
+    add_retriever(p)
+    add_model(p)
+    add_format(p)
+    p.set_defaults(func=cmd_complete)
