@@ -56,6 +56,7 @@ class ApiDatabase:
         self.files = files
         self.parser = parser
         self.fingerprint = fingerprint(self.paths)
+        self._hub_views: dict[str, ApiDatabase] = {}
         record_calls = [parser.calls(r.api_call) for r in records]
         self.loader_callees, self.loader_methods = self._derive_loaders(record_calls)
         self.apis: list[ApiRecord] = []
@@ -80,6 +81,18 @@ class ApiDatabase:
             else:
                 self.apis[index].also_at.append(record.location)
             self.record_api.append(index)
+
+    def for_hub(self, hub: str) -> ApiDatabase:
+        """The database restricted to one hub's records, in their order: what the published per-hub procedure
+        reads (a TorchHub answer is judged against the TorchHub file, whatever else the user's database holds)."""
+        if all(r.hub == hub for r in self.records):
+            return self
+        cached = self._hub_views.get(hub)
+        if cached is None:
+            records = [r for r in self.records if r.hub == hub]
+            files = [f for f in self.files if any(r.source == f for r in records)]
+            cached = self._hub_views[hub] = ApiDatabase(self.paths, records, [], files, self.parser)
+        return cached
 
     @classmethod
     def load(cls, paths: Sequence[Path], parser: PythonCalls | None = None) -> ApiDatabase:

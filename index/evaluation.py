@@ -9,6 +9,8 @@ API of the question, else a known API of the same domain, else wrong, or halluci
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +24,7 @@ from index.answers import parse_answer, question_text
 from index.calls import PythonCalls
 from index.checker import ApiChecker
 from index.database import ApiDatabase
+from index.records import hub_of
 
 Metric = Literal["gorilla", "strict"]
 HUB_OF_FILE = (("torchhub", "torchhub"), ("tensorflow", "tensorflowhub"), ("huggingface", "huggingface"))
@@ -35,6 +38,7 @@ class Question(msgspec.Struct, frozen=True):
     text: str
     api_call: str
     domain: str
+    hub: str = ""  # of the reference record (its framework, else the file name)
 
 
 class Response(msgspec.Struct, frozen=True):
@@ -55,14 +59,24 @@ class EvalResult(msgspec.Struct):
     domain_accuracy: float | None = None
     top5: float | None = None
     verdicts: list[str] | None = None
+    questions: str | None = None
+    responses: str | None = None  # None: our own engine answered
 
 
 def _json_lines(path: Path, what: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise EvalError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise EvalError(f"{path}:{line}:{column}: the {what} file is not UTF-8 text (JSON lines expected)") from None
+    # JSON lines end at \n only: U+2028 and friends are legal inside a JSON string.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -83,11 +97,40 @@ def load_questions(path: Path) -> list[Question]:
         data = row.get("api_data")
         if not isinstance(data, dict) or not isinstance(row.get("code"), str):
             raise EvalError(f"{path}:{number}:1: a question needs `code` (text) and `api_data` (object)")
-        questions.append(
-            Question(question_text(row["code"]), str(row.get("api_call") or data.get("api_call", "")),
-                     str(data.get("domain", "")))
-        )
+        api_call = str(row.get("api_call") or data.get("api_call", ""))
+        domain = str(data.get("domain", ""))
+        hub = hub_of(str(data.get("framework") or ""), api_call.strip(), path.name, domain)
+        questions.append(Question(question_text(row["code"]), api_call, domain, hub))
     return questions
+
+
+def questions_hub(questions: Sequence[Question], path: Path, db: ApiDatabase) -> str:
+    """The hub whose procedure scores these questions: their reference records' hub, else the file name."""
+    counts = Counter(q.hub for q in questions if q.hub != "other")
+    return counts.most_common(1)[0][0] if counts else hub_of_path(path, db)
+
+
+# Response files are named `<hub>_<model>_<run>.jsonl` (`tensorflowhub_Gorilla_FT_0_shot.jsonl`).
+QUESTIONS_OF_PREFIX = (
+    ("torchhub", "torchhub_eval.json"), ("huggingface", "huggingface_eval.json"),
+    ("tensorflowhub", "tensorflow_eval.json"), ("tensorflow", "tensorflow_eval.json"),
+)
+
+
+def questions_file_for(responses: Path, folders: Sequence[Path]) -> Path:
+    """The eval file that a responses file answers, found by the hub prefix of its name in `folders`."""
+    name = responses.name.lower()
+    wanted = next((q for prefix, q in QUESTIONS_OF_PREFIX if name.startswith(prefix)), None)
+    if wanted is None:
+        raise EvalError(
+            f"{responses}: cannot tell which questions it answers: start its name with torchhub_, huggingface_ or "
+            f"tensorflowhub_, or give it as QUESTIONS=RESPONSES"
+        )
+    for folder in folders:
+        if (folder / wanted).is_file():
+            return folder / wanted
+    looked = ", ".join(str(f) for f in folders) or "(no folder)"
+    raise EvalError(f"{responses}: no {wanted} in {looked}: pass --questions FILE_OR_DIR or QUESTIONS=RESPONSES")
 
 
 def load_responses(path: Path) -> list[Response]:
@@ -190,6 +233,7 @@ class GorillaMetric:
             stripped = tuple(v.decode("utf-8", "replace").lstrip("'").rstrip("'") for v in values)
             self.keys.append(_RecordKey(index, head, stripped))
         self.head_set = frozenset(k.head for k in self.keys)
+        self._matched: dict[str, int] = {}
         self._build_anchor_index()
 
     def _build_anchor_index(self) -> None:
@@ -217,21 +261,67 @@ class GorillaMetric:
         return present
 
     def match(self, candidate: str) -> int:
-        """Step 4-5: the index of the first record that matches the candidate call, or -1."""
+        """Step 4-5: the index of the first record that matches the candidate call, or -1.
+
+        Answers repeat across runs (5,143 distinct calls in the 14,012 answers of the 24 published files), so
+        verdicts are kept per candidate text.
+        """
+        best = self._matched.get(candidate)
+        if best is None:
+            best = self._matched[candidate] = self._match(candidate)
+        return best
+
+    def prime(self, candidates: Iterable[str], processes: int = 1) -> None:
+        """Match many candidates ahead of scoring, split over `processes` forked workers (Linux), which share the
+        indexes built here instead of rebuilding them; verdicts are the same as one by one."""
+        todo = [c for c in dict.fromkeys(candidates) if c not in self._matched]
+        workers = min(processes, len(todo) // 250) if sys.platform.startswith("linux") else 1
+        if workers < 2:
+            self._matched.update((c, self._match(c)) for c in todo)
+            return
+        context = multiprocessing.get_context("fork")
+        chunks = [todo[i::workers] for i in range(workers)]
+        children = []
+        for chunk in chunks[1:]:
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(target=self._match_into, args=(chunk, send), daemon=True)
+            child.start()
+            send.close()
+            children.append((chunk, receive, child))
+        self._matched.update((c, self._match(c)) for c in chunks[0])
+        for chunk, receive, child in children:
+            try:
+                self._matched.update(zip(chunk, receive.recv()))
+            except EOFError:  # the worker died: do its share here
+                self._matched.update((c, self._match(c)) for c in chunk)
+            child.join()
+
+    def _match_into(self, chunk: list[str], send: Any) -> None:
+        send.send([self._match(c) for c in chunk])
+        send.close()
+
+    def _match(self, candidate: str) -> int:
+        # Every subtree is a substring of the candidate, so only records whose key values all occur in the whole
+        # text can match; when there is none, the parse is not needed.
+        present = self._present(candidate)
+        possible = sorted(
+            {key.index: key for value in present for key in self.records_with[value]
+             if all(v in present for v in key.values)}.values(),
+            key=lambda key: key.index,
+        )
+        if not possible:
+            return -1
         first, last = _subtrees(self.parser.parse(candidate).root_node)
         fallback = (last.text or b"").decode("utf-8", "replace")
-        # Heads the candidate has use their own subtree; every other head falls back to the last subtree.
-        own = {h: (first[h].text or b"").decode("utf-8", "replace") for h in self.head_set.intersection(first)}
-        best = -1
-        for text in {fallback, *own.values()}:
-            present = self._present(text)
-            for value in present:
-                for key in self.records_with[value]:
-                    if (best < 0 or key.index < best) and own.get(key.head, fallback) == text and all(
-                        v in present for v in key.values
-                    ):
-                        best = key.index
-        return best
+        # A record whose head the candidate has is tested on that subtree; any other on the last subtree.
+        own: dict[bytes, str] = {}
+        for key in possible:  # record order: the first match wins
+            if key.head in first and key.head not in own:
+                own[key.head] = (first[key.head].text or b"").decode("utf-8", "replace")
+            text = own.get(key.head, fallback)
+            if all(v in text for v in key.values):
+                return key.index
+        return -1
 
     def score(self, text: str | None, domain: str) -> str:
         """'correct', 'error', 'hallucination' or 'skipped' (not counted as either, as published)."""
@@ -254,9 +344,16 @@ class StrictMetric:
     def __init__(self, db: ApiDatabase, checker: ApiChecker | None = None) -> None:
         self.db = db
         self.checker = checker or ApiChecker(db)
+        self._api_of: dict[str, tuple[str, int | None]] = {}  # reference calls and answers repeat across files
 
     def api_of(self, code: str) -> tuple[str, int | None]:
         """('known', api) / ('hallucinated', None) / ('none', None) for the first loader call in `code`."""
+        found = self._api_of.get(code)
+        if found is None:
+            found = self._api_of[code] = self._find_api(code)
+        return found
+
+    def _find_api(self, code: str) -> tuple[str, int | None]:
         verbatim = self.db.by_identity.get(" ".join(code.split()))
         if verbatim is not None:  # a record's own call that names no hub id (`tf.keras.Sequential([...])`)
             return "known", verbatim
@@ -288,8 +385,11 @@ class Evaluator:
     """Scores responses against one database; the metrics' indexes are built once and reused across files."""
 
     def __init__(self, db: ApiDatabase, hub: str) -> None:
-        self.db = db
+        self.db = db.for_hub(hub)
         self.hub = hub
+        if not self.db.records:
+            raise EvalError(f"the API database ({', '.join(db.files) or 'no file'}) holds no {hub} record to score "
+                            f"{hub} answers against: add that hub's API file (`gorilla-lsp index pull` has all three)")
         self._gorilla: GorillaMetric | None = None
         self._strict: StrictMetric | None = None
 
@@ -306,6 +406,11 @@ class Evaluator:
         if self._strict is None:
             self._strict = StrictMetric(self.db)
         return self._strict
+
+    def prime(self, responses: Iterable[Response], processes: int = 1) -> None:
+        """Match every answer's call ahead of `run` (the published metric), in parallel when asked."""
+        texts = (r.text for r in responses if r.text is not None)
+        self.gorilla.prime((c for c in (cut_api_call(t, self.hub) for t in texts) if c is not None), processes)
 
     def verdict(self, metric: Metric, text: str | None, question: Question) -> str:
         if metric == "gorilla":

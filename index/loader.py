@@ -42,14 +42,19 @@ class LoadResult(msgspec.Struct):
 
 
 def iter_api_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Expand directories into their API files (sorted, recursive); files are taken as given."""
+    """Expand directories into their API files (sorted, recursive); files are taken as given, each file once
+    (a file named both on its own and through its directory is one source, not two copies of every record)."""
+    seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in API_FILE_SUFFIXES
-            )
-        else:
-            yield path
+        found = (
+            sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in API_FILE_SUFFIXES)
+            if path.is_dir() else [path]
+        )
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield file
 
 
 class _Lines:
@@ -250,6 +255,7 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
     records: list[ApiRecord] = []
     errors: list[LoadError] = []
     files: list[str] = []
+    seen: set[Path] = set()
     for path in paths:
         if not path.exists():
             errors.append(LoadError(str(path), 1, 1, None, "no such file or directory"))
@@ -258,6 +264,9 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
         if path.is_dir() and not found:
             errors.append(LoadError(str(path), 1, 1, None, "the directory holds no .json or .jsonl API files"))
         for file in found:
+            if file.resolve() in seen:  # named twice (on its own and through its folder): one source
+                continue
+            seen.add(file.resolve())
             files.append(str(file))
             file_records, file_errors = load_file(file)
             records.extend(file_records)

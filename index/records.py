@@ -81,8 +81,15 @@ HUB_BY_FRAMEWORK = {
 }
 
 
-def hub_of(framework: str, api_call: str, source: str) -> str:
-    """Which hub a record belongs to: from its framework, else its file name, else its call."""
+# Hugging Face's task categories open every HF domain string ("Natural Language Processing Fill-Mask", ...); they
+# place a record whose framework is a third-party library (Joblib, Fairseq, ESPnet) when no file name says its hub.
+_HF_DOMAIN_CATEGORIES = (
+    "natural language processing", "computer vision", "multimodal", "reinforcement learning", "tabular", "audio",
+)
+
+
+def hub_of(framework: str, api_call: str, source: str, domain: str = "") -> str:
+    """Which hub a record belongs to: from its framework, else its file name, else its call, else its domain."""
     key = framework.strip().lower()
     if key in HUB_BY_FRAMEWORK:
         return HUB_BY_FRAMEWORK[key]
@@ -96,6 +103,8 @@ def hub_of(framework: str, api_call: str, source: str) -> str:
         return "torchhub"
     if api_call.startswith("hub."):
         return "tensorflowhub"
+    if domain.strip().lower().startswith(_HF_DOMAIN_CATEGORIES):
+        return "huggingface"
     return "other"
 
 
@@ -138,7 +147,7 @@ def normalise(raw: RawRecord, source: str, line: int, original: dict[str, Any]) 
         framework=framework,
         functionality=functionality,
         description=description or "",
-        hub=hub_of(framework, raw.api_call.strip(), source),
+        hub=hub_of(framework, raw.api_call.strip(), source, raw.domain or ""),
         arguments=_text(raw.api_arguments),
         requirements=_strings(
             raw.python_environment_requirements

@@ -13,6 +13,7 @@ import msgspec
 if TYPE_CHECKING:
     from engine.model_source import ModelSource
     from index.api_index import ApiIndex
+    from index.database import ApiDatabase
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -45,23 +46,30 @@ def write_json(data: object) -> None:
     sys.stdout.write(msgspec.json.encode(data).decode() + "\n")
 
 
-def load_index(api_db: Sequence[str] | None, retriever: str = "bm25") -> ApiIndex:
-    from index.api_index import ApiIndex
-    from index.database import default_database_paths
-    from index.dense import load_encoder_or_none
+def load_database(api_db: Sequence[str] | None) -> ApiDatabase:
+    """The API database from `--api-db`, `GORILLA_LSP_API_DB` or the pulled copy; a clear error when none loads."""
+    from index.database import ApiDatabase, default_database_paths
 
     paths = default_database_paths(api_db)
     missing = [p for p in paths if not p.exists()]
     if missing and len(missing) == len(paths):
         hint = "run `gorilla-lsp index pull` first, or pass --api-db FILE_OR_DIR (or set GORILLA_LSP_API_DB)"
         raise CliError(f"no API database at {', '.join(str(p) for p in missing)}: {hint}")
-    index = ApiIndex.load(paths, encoder=load_encoder_or_none(retriever))
-    errors = [e for e in index.db.errors if e.severity == "error"]
+    db = ApiDatabase.load(paths)
+    errors = [e for e in db.errors if e.severity == "error"]
     if errors:
         log.warning("%d record(s) could not be loaded; first: %s", len(errors), errors[0])
-    if not index.db.apis:
+    if not db.apis:
         raise CliError(f"the API database at {', '.join(map(str, paths))} holds no loadable record")
-    return index
+    return db
+
+
+def load_index(api_db: Sequence[str] | None, retriever: str = "bm25") -> ApiIndex:
+    """The database with its retriever and checker (hybrid retrieval when asked and installed)."""
+    from index.api_index import ApiIndex
+    from index.dense import load_encoder_or_none
+
+    return ApiIndex(load_database(api_db), load_encoder_or_none(retriever))
 
 
 def load_model(args: argparse.Namespace) -> ModelSource | None:
