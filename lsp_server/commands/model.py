@@ -24,7 +24,7 @@ def cmd_model_convert(args: argparse.Namespace) -> int:
         if args.verify:
             from engine.gguf_reference import verify_conversion
 
-            print(f"verify: {verify_conversion(args.src, args.out).describe()}")
+            print(f"verify: {verify_conversion(args.src, args.out, quantization=result.quantization).describe()}")
     except EngineError as exc:
         raise CliError(str(exc), EXIT_MODEL) from exc
     return EXIT_OK
