@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="also the real model (SmolLM2-135M-Instruct GGUF)")
     parser.add_argument("--only-real", action="store_true", help="only the real model")
     parser.add_argument("--eval", action="store_true", help="the real model on the TorchHub eval split (slow)")
+    parser.add_argument("--eval-only", action="store_true", help="only the eval (converts the model to int8 first)")
     parser.add_argument("--eval-candidates", type=int, default=1, help="model candidates per question (default 1)")
     parser.add_argument("--eval-max-new-tokens", type=int, default=64, help="new tokens per candidate (default 64)")
     parser.add_argument("--eval-limit", type=int, default=0, help="first N questions only (0: all 186)")
@@ -98,6 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         real_model_worker(args)
+        return
+    if args.eval_only:
+        eval_only(args)
         return
     if args.only_real or args.eval:
         real_model(args)
@@ -318,6 +322,15 @@ def real_model(args: argparse.Namespace) -> None:
             tmp.cleanup()
 
 
+def eval_only(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO))
+    from tests.real_model import smollm2_gguf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _convert(smollm2_gguf(), Path(tmp) / "int8", "int8")
+        evaluate(Path(tmp) / "int8", args)
+
+
 class _Recorded:
     """The model source with candidates capped and recorded (to classify what the model wrote)."""
 
@@ -365,7 +378,7 @@ def evaluate(model_dir: Path, args: argparse.Namespace) -> None:
         responses, _ = answer_questions(pipeline, questions, "torchhub")
         seconds = (time.perf_counter() - started) / len(questions)
         result = Evaluator(index.db, "torchhub").run(questions, responses, "gorilla")
-        cells = [f"retrieval alone" if template is None else f"+ SmolLM2 `{template}`",
+        cells = ["retrieval alone" if template is None else f"+ SmolLM2 `{template}`",
                  f"{100 * result.accuracy:.1f}%", f"{100 * result.hallucination:.1f}%", f"{100 * result.error:.1f}%"]
         if source is None:
             cells += ["-", "-", "-", "-"]
@@ -374,8 +387,8 @@ def evaluate(model_dir: Path, args: argparse.Namespace) -> None:
             real = sum(1 for k in kinds if k is not None and k.verdict == "known")
             invented = sum(1 for k in kinds if k is not None and k.verdict != "known")
             total = max(len(kinds), 1)
-            cells += [str(len(kinds)), f"{real} ({100 * real / total:.1f}%)", f"{invented} ({100 * invented / total:.1f}%)",
-                      f"{len(kinds) - real - invented} ({100 * (len(kinds) - real - invented) / total:.1f}%)"]
+            none = len(kinds) - real - invented
+            cells += [str(len(kinds))] + [f"{k} ({100 * k / total:.1f}%)" for k in (real, invented, none)]
             source.source.close()
         cells.append(f"{seconds:.2f}")
         print("| " + " | ".join(cells) + " |", flush=True)
