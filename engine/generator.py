@@ -37,6 +37,7 @@ from engine.errors import (
     GenerationError,
     InvalidSettingError,
     ModelLoadError,
+    PromptError,
     TokenizerLoadError,
     UnsupportedComputeTypeError,
 )
@@ -561,6 +562,16 @@ class GorillaGenerator:
         self._path = path
         self._tokenizer = _load_tokenizer(path)
         self._tokenizer_lock = threading.Lock()
+        probe = self._tokenizer("a").input_ids
+        self._adds_bos = bool(probe) and probe[0] == self._tokenizer.bos_token_id
+        if self._template.kind == "chat" and not getattr(self._tokenizer, "chat_template", None):
+            raise InvalidSettingError(
+                f"template='chat' needs a tokenizer with a chat template, and the one in {path} has none "
+                "(tokenizer_config.json has no chat_template: a base model?); use gorilla-v0 or another preset",
+                setting="template",
+                value="chat",
+                valid=("gorilla-v0", "gorilla-openfunctions", "gorilla-openfunctions-v1"),
+            )
         vocab_size = _read_vocab_size(path)
         if vocab_size is not None and len(self._tokenizer) > vocab_size:
             logger.warning(
@@ -637,6 +648,27 @@ class GorillaGenerator:
         """Prompt length in tokens as the model will see it (the prompt builder's counter)."""
         with self._tokenizer_lock:
             return len(self._tokenizer(text).input_ids)
+
+    def format_chat(self, messages: Sequence[Mapping[str, str]]) -> str:
+        """``messages`` through the tokenizer's chat template, the assistant's turn opened, ready to generate from.
+
+        A BOS token the template writes is dropped when the tokenizer adds one itself (it would be doubled).
+        Raises `PromptError` when the tokenizer has no chat template or it cannot be applied.
+        """
+        if not getattr(self._tokenizer, "chat_template", None):
+            raise PromptError(f"the tokenizer in {self._path} has no chat template (a base model?)")
+        try:
+            with self._tokenizer_lock:
+                text = str(self._tokenizer.apply_chat_template(
+                    [dict(m) for m in messages], tokenize=False, add_generation_prompt=True))
+        except ImportError as exc:
+            raise PromptError(f"chat templates need jinja2 (pip install jinja2): {exc}") from exc
+        except Exception as exc:  # jinja2's TemplateError: templates raise on roles they refuse
+            raise PromptError(f"the chat template in {self._path} failed: {exc}") from exc
+        bos = self._tokenizer.bos_token
+        if self._adds_bos and bos and text.startswith(bos):
+            text = text[len(bos):]
+        return text
 
     def _decode(self, ids: list[int]) -> str:
         with self._tokenizer_lock:
@@ -738,7 +770,8 @@ class GorillaGenerator:
         Raises `PromptTooLongError` when the request alone does not fit.
         """
         builder = PromptBuilder(
-            self._template, self.count_tokens, context_tokens=self._context_tokens, reserve_tokens=self._max_new_tokens
+            self._template, self.count_tokens, context_tokens=self._context_tokens, reserve_tokens=self._max_new_tokens,
+            chat=self.format_chat if self._template.kind == "chat" else None,
         )
         return builder.build(request, documents).text
 

@@ -16,6 +16,10 @@ Templates (setting name -> format):
   ``### Instruction: <<function>>{functions as JSON}\\n<<question>>{request}\\n### Response: ``
   (``<<question>> {request}`` without functions).
 * ``gorilla-openfunctions-v1``: ``USER: <<question>> {request} <<function>> {functions}\\nASSISTANT: ``.
+* ``chat``: instruct models (SmolLM2-Instruct, Llama-2-chat, Mistral-Instruct, DeepSeek-Coder-Instruct, ...) through
+  the tokenizer's own chat template: one user turn holding the request, Gorilla's retriever-aware
+  ``Use this API documentation for reference: {record as JSON}`` and an instruction to answer
+  ``<<<api_call>>>: CALL`` (what `index.answers.parse_answer` reads first). No system turn: some templates refuse one.
 
 APIBench records become OpenFunctions function descriptions with `record_to_function`.
 """
@@ -31,12 +35,15 @@ from typing import Any, Literal
 import msgspec
 
 from engine.errors import InvalidSettingError, PromptError, PromptTooLongError
-from engine.stopping import GORILLA_CALL_STOP, OPENFUNCTIONS_CALL_STOP, StopPolicy
+from engine.stopping import CHAT_CALL_STOP, GORILLA_CALL_STOP, OPENFUNCTIONS_CALL_STOP, StopPolicy
 
 logger = logging.getLogger(__name__)
 
 TokenCounter = Callable[[str], int]
 """Counts the tokens of a prompt with the model's tokenizer (e.g. `GorillaGenerator.count_tokens`)."""
+
+ChatFormatter = Callable[[list[dict[str, str]]], str]
+"""Applies the model's chat template to messages, assistant turn opened (e.g. `GorillaGenerator.format_chat`)."""
 
 OPENFUNCTIONS_SYSTEM = (
     "You are an AI programming assistant, utilizing the Gorilla LLM model, developed by Gorilla LLM, "
@@ -46,6 +53,12 @@ OPENFUNCTIONS_SYSTEM = (
 """gorilla-openfunctions-v2's system prompt, verbatim from Gorilla's inference_local.py."""
 
 RETRIEVAL_PREFIX = "\nUse this API documentation for reference: "
+
+CHAT_INSTRUCTION = (
+    "\nAnswer with the one Python call of a machine-learning API that does this, on one line, as: "
+    "<<<api_call>>>: the call"
+)
+"""Closes the ``chat`` preset's user turn: asks an instruct model for the call in Gorilla's answer format."""
 
 APIBENCH_FIELDS: tuple[str, ...] = (
     "domain",
@@ -67,7 +80,7 @@ MIN_DESCRIPTION_CHARS = 40
 
 _ELLIPSIS = "..."
 
-TemplateKind = Literal["gorilla", "openfunctions-v2", "openfunctions-v1"]
+TemplateKind = Literal["gorilla", "openfunctions-v2", "openfunctions-v1", "chat"]
 
 
 class PromptTemplate(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,6 +117,13 @@ TEMPLATES: Mapping[str, PromptTemplate] = MappingProxyType(
             description="gorilla-openfunctions-v1; USER: <<question>> ... <<function>> ...",
             max_documents=None,
             stop=OPENFUNCTIONS_CALL_STOP,
+        ),
+        "chat": PromptTemplate(
+            name="chat",
+            kind="chat",
+            description="instruct models: the tokenizer's chat template, request and retrieved record in the user turn",
+            max_documents=1,
+            stop=CHAT_CALL_STOP,
         ),
     }
 )
@@ -177,9 +197,27 @@ def _json(value: object) -> str:
     return json.dumps(value, default=str)
 
 
-def render(template: PromptTemplate | str, request: str, documents: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The prompt text for ``request`` and ``documents``, without any budget."""
+def chat_user_turn(request: str, documents: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The ``chat`` preset's user message: the request, the retrieved records, the answer-format instruction."""
+    docs = f"{RETRIEVAL_PREFIX}{chr(10).join(_json(dict(d)) for d in documents)}" if documents else ""
+    return f"{request}{docs}{CHAT_INSTRUCTION}"
+
+
+def render(
+    template: PromptTemplate | str,
+    request: str,
+    documents: Sequence[Mapping[str, Any]] = (),
+    chat: ChatFormatter | None = None,
+) -> str:
+    """The prompt text for ``request`` and ``documents``, without any budget.
+
+    The ``chat`` template needs ``chat``, the model's chat template (`PromptError` without it).
+    """
     t = get_template(template) if isinstance(template, str) else template
+    if t.kind == "chat":
+        if chat is None:
+            raise PromptError("the 'chat' prompt template needs the model's tokenizer and its chat template")
+        return chat([{"role": "user", "content": chat_user_turn(request, documents)}])
     if t.kind == "gorilla":
         if not documents:
             return f"###USER: {request}###ASSISTANT: "
@@ -294,7 +332,7 @@ class PromptBuilder:
     """Builds prompts for one template within ``context_tokens - reserve_tokens`` tokens.
 
     ``reserve_tokens`` is kept free for the answer (set it to the generator's
-    ``max_new_tokens``).
+    ``max_new_tokens``). ``chat`` is the model's chat template, which the ``chat`` template needs.
     """
 
     def __init__(
@@ -304,6 +342,7 @@ class PromptBuilder:
         *,
         context_tokens: int = 2048,
         reserve_tokens: int = 256,
+        chat: ChatFormatter | None = None,
     ) -> None:
         self.template = get_template(template) if isinstance(template, str) else template
         if context_tokens <= 0 or reserve_tokens < 0 or reserve_tokens >= context_tokens:
@@ -315,6 +354,7 @@ class PromptBuilder:
                 valid=(),
             )
         self._count = count_tokens
+        self._chat = chat
         self.context_tokens = context_tokens
         self.reserve_tokens = reserve_tokens
 
@@ -345,7 +385,7 @@ class PromptBuilder:
             )
             docs = docs[: t.max_documents]
 
-        bare = render(t, request)
+        bare = render(t, request, chat=self._chat)
         bare_tokens = self._count(bare)
         if bare_tokens > budget:
             request_tokens = self._count(request)
@@ -387,7 +427,7 @@ class PromptBuilder:
                 variants.append(variant)
                 dropped |= d
                 truncated |= tr
-            text = render(self.template, request, variants)
+            text = render(self.template, request, variants, self._chat)
             tokens = self._count(text)
             built = BuiltPrompt(
                 text=text,
@@ -432,7 +472,9 @@ def build_prompt(
     count_tokens: TokenCounter,
     context_tokens: int = 2048,
     reserve_tokens: int = 256,
+    chat: ChatFormatter | None = None,
 ) -> BuiltPrompt:
     """One-shot form of `PromptBuilder.build`."""
-    builder = PromptBuilder(template, count_tokens, context_tokens=context_tokens, reserve_tokens=reserve_tokens)
+    builder = PromptBuilder(template, count_tokens, context_tokens=context_tokens, reserve_tokens=reserve_tokens,
+                            chat=chat)
     return builder.build(request, documents)

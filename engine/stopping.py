@@ -58,6 +58,14 @@ OPENFUNCTIONS_CALL_STOP = StopPolicy(
 )
 """OpenFunctions: the answer starts with the call; stop after the first complete call."""
 
+CHAT_CALL_STOP = StopPolicy(
+    stop_strings=("<<<api_provider>>>", "<<<explanation>>>"),
+    stop_at_call_end=True,
+    call_marker="<<<api_call>>>",
+)
+"""Instruct models (the ``chat`` preset): asked for ``<<<api_call>>>: CALL``, they stop after that call; an answer
+in prose or a code block runs to the model's end-of-turn token or the length limit."""
+
 NO_STOP = StopPolicy()
 """Only the end token and the length limit stop decoding."""
 

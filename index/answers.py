@@ -68,7 +68,8 @@ def parse_answer(text: str) -> Answer:
             call = re.sub(r"^\w+(?:\s*,\s*\w+)*\s*=\s*(?=[\w.]+\()", "", call)  # `model = torch.hub.load(...)`
             return Answer(_balanced_call(call), domain)
     for line in text.splitlines():
-        if re.search(r"[\w.]+\(", line):
+        # A definition (`def load_model():`, chat models' favourite opening) is not the call; its body may be.
+        if re.search(r"[\w.]+\(", line) and not re.match(r"\s*(?:async\s+)?(?:def|class)\s", line):
             line = re.sub(r"^\s*\w+(?:\s*,\s*\w+)*\s*=\s*", "", line)
             return Answer(_balanced_call(line), domain)
     return Answer(text.strip(), domain)

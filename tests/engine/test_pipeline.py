@@ -137,3 +137,11 @@ def test_requests_arriving_together_are_decoded_in_one_batch(tiny_model) -> None
     assert sorted(results) == [0, 1, 2, 3]
     assert all(len(results[i]) == 2 for i in range(3)) and results[3] == []
     assert max(batcher.batch_sizes) >= 2 and sum(batcher.batch_sizes) == 3
+
+
+def test_a_chat_answer_gives_the_call_in_the_body_not_the_definition(api_index: ApiIndex) -> None:
+    answer = ("Here is a Python function that does this:\n```python\nimport torch\n\ndef load_model():\n"
+              "    return torch.hub.load('pytorch/vision', 'resnet9000')\n```")
+    suggestion = CompletionPipeline(api_index)._from_model(answer, Constraints())
+    assert suggestion is not None and suggestion.verdict == "hallucinated"
+    assert suggestion.api_call == "torch.hub.load('pytorch/vision', 'resnet9000')"

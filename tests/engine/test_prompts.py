@@ -10,7 +10,9 @@ from transformers import AutoTokenizer
 
 from engine.errors import InvalidSettingError, PromptError, PromptTooLongError
 from engine.prompts import (
+    CHAT_INSTRUCTION,
     OPENFUNCTIONS_SYSTEM,
+    RETRIEVAL_PREFIX,
     TEMPLATES,
     PromptBuilder,
     build_prompt,
@@ -20,6 +22,12 @@ from engine.prompts import (
 )
 
 REQUEST = "I need an API that classifies images of animals with a small model."
+
+
+def chatml(messages: list[dict[str, str]]) -> str:
+    """A ChatML chat template (SmolLM2's, Qwen's), written out by hand."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +191,8 @@ def test_openfunctions_drops_trailing_records_to_fit(count, apibench_records: li
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_every_apibench_record_fits_a_small_budget(count, apibench_records: list[dict], template: str) -> None:
-    builder = PromptBuilder(template, count, context_tokens=640, reserve_tokens=128)
+    builder = PromptBuilder(template, count, context_tokens=640, reserve_tokens=128,
+                            chat=chatml if template == "chat" else None)
     for record in apibench_records[::7]:  # messy data: lists, nulls, nested objects
         built = builder.build(REQUEST, [record])
         assert built.prompt_tokens <= 512
@@ -193,3 +202,35 @@ def test_every_apibench_record_fits_a_small_budget(count, apibench_records: list
 def test_bad_budget_settings(count) -> None:
     with pytest.raises(InvalidSettingError):
         PromptBuilder("gorilla-v0", count, context_tokens=100, reserve_tokens=100)
+
+
+def test_chat_preset_puts_request_documents_and_instruction_in_one_user_turn(torchhub_record: dict) -> None:
+    seen: list[list[dict[str, str]]] = []
+
+    def template(messages: list[dict[str, str]]) -> str:
+        seen.append(messages)
+        return chatml(messages)
+
+    text = render("chat", REQUEST, [torchhub_record], chat=template)
+    assert [m["role"] for m in seen[0]] == ["user"]  # no system turn: some templates refuse one
+    content = seen[0][0]["content"]
+    assert content.startswith(REQUEST + RETRIEVAL_PREFIX)
+    assert json.loads(content[len(REQUEST + RETRIEVAL_PREFIX):-len(CHAT_INSTRUCTION)]) == torchhub_record
+    assert content.endswith(CHAT_INSTRUCTION) and "<<<api_call>>>" in CHAT_INSTRUCTION
+    assert text == chatml(seen[0]) and text.endswith("<|im_start|>assistant\n")
+    bare = render("chat", REQUEST, chat=chatml)
+    assert RETRIEVAL_PREFIX not in bare and CHAT_INSTRUCTION in bare
+
+
+def test_chat_preset_needs_the_model_chat_template() -> None:
+    with pytest.raises(PromptError, match="chat template"):
+        render("chat", REQUEST)
+    assert get_template("chat").stop.call_marker == "<<<api_call>>>"
+
+
+def test_chat_preset_is_shortened_inside_the_template(count, long_record: dict) -> None:
+    full = count(render("chat", REQUEST, [long_record], chat=chatml))
+    built = build_prompt(REQUEST, [long_record], template="chat", count_tokens=count, context_tokens=full - 1,
+                         reserve_tokens=0, chat=chatml)
+    assert built.prompt_tokens <= full - 1 and built.shortened and built.documents_used == 1
+    assert built.text.startswith("<|im_start|>user\n" + REQUEST) and built.text.endswith("<|im_start|>assistant\n")
