@@ -8,6 +8,7 @@ process refuses to open a connection (or resolve a name) anywhere but the loopba
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -47,13 +48,13 @@ def _resolve_loopback_only(real):
     return guarded
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if not API_DIR.is_dir():
-        raise pytest.UsageError(f"the APIBench data is missing: expected {API_DIR} (../shared beside the repository)")
+def _point_everything_at_the_standin() -> None:
+    """Runs when this conftest is imported: before any other conftest builds a server environment from os.environ."""
     home = Path(tempfile.mkdtemp(prefix="gorilla-hubs-"))
     standin = StandIn(Fixtures.load(), slow_seconds=2.0).__enter__()
     _STATE.update(standin=standin, home=home)
-    for name in ("GORILLA_LSP_OFFLINE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_HUB_CACHE", "HUGGING_FACE_HUB_TOKEN"):
+    for name in ("GORILLA_LSP_OFFLINE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_HUB_CACHE", "HUGGING_FACE_HUB_TOKEN",
+                 "XDG_CACHE_HOME"):
         os.environ.pop(name, None)
     os.environ.update(standin.environ())
     os.environ.update({
@@ -66,10 +67,21 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.getaddrinfo = _resolve_loopback_only(socket.getaddrinfo)  # type: ignore[assignment]
 
 
+_point_everything_at_the_standin()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not API_DIR.is_dir():
+        raise pytest.UsageError(f"the APIBench data is missing: expected {API_DIR} (../shared beside the repository)")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     standin = _STATE.pop("standin", None)
     if isinstance(standin, StandIn):
         standin.__exit__(None, None, None)
+    home = _STATE.pop("home", None)
+    if isinstance(home, Path):
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
