@@ -352,8 +352,10 @@ def _detail(target: Target, answer: HubAnswer, status: str) -> str:
         if status == "exists":
             return f"{repo} defines `{target.entry}`"
         if status == "missing":
-            shown = ", ".join(n for n in answer.entrypoints if not n.startswith("_"))[:120]
-            return f"{repo} has no entrypoint `{target.entry}`" + (f" (it has {shown})" if shown else "")
+            public = [n for n in answer.entrypoints if not n.startswith("_")]
+            closest = difflib.get_close_matches(target.entry, public, n=3, cutoff=0.5)
+            return f"{repo} has no entrypoint `{target.entry}`" + (f" (closest: {', '.join(closest)})" if closest
+                                                                    else "")
         return f"{repo} builds its entrypoints at import time; `{target.entry}` cannot be checked without running it"
     name = target.names[0]
     if status == "exists":
@@ -361,6 +363,6 @@ def _detail(target: Target, answer: HubAnswer, status: str) -> str:
         gated = " (gated)" if answer.detail == "gated" else ""
         return f"`{found}` exists{gated}"
     if status == "missing":
-        return f"no model `{name}`" + (f": {answer.detail}" if answer.detail and answer.detail != "no such model"
-                                      else "")
+        names = " or ".join(f"`{n}`" for n in target.names)
+        return f"no model {names}" + (f" ({answer.detail})" if answer.detail else "")
     return answer.detail or "no answer"

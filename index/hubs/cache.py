@@ -71,7 +71,7 @@ class AnswerCache:
     def _replace_corrupt(self, exc: Exception) -> sqlite3.Connection | None:
         log.warning("hub answer cache %s is unreadable (%s): starting a new one", self.path, exc)
         try:
-            self.path.replace(self.path.with_suffix(f".corrupt-{int(time.time())}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}"))
             return self._open()
         except (OSError, sqlite3.Error) as again:
             self._give_up(again)

@@ -33,10 +33,23 @@ class HttpResult(NamedTuple):
     sent: int = 1  # requests sent (HEAD, then GET when HEAD was refused)
 
 
+class _KeepMethod(urllib.request.HTTPRedirectHandler):
+    """Follow redirects with the same method: a HEAD stays a HEAD (urllib would turn it into a GET)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and req.get_method() == "HEAD":
+            new.method = "HEAD"
+        return new
+
+
+_OPENER = urllib.request.build_opener(_KeepMethod)
+
+
 def _open(url: str, method: str, timeout: float, limit: int) -> HttpResult:
     request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # redirects are followed
+        with _OPENER.open(request, timeout=timeout) as response:  # redirects are followed
             body = response.read(limit) if method == "GET" and limit else b""
             return HttpResult(response.status, response.geturl(), body)
     except urllib.error.HTTPError as exc:

@@ -48,7 +48,7 @@ def _one(settings: HubSettings, repo_id: str) -> HubAnswer:
     except GatedRepoError:  # a subclass of RepositoryNotFoundError: test it first
         return HubAnswer("exists", SOURCE, url, "gated", found=repo_id)
     except RepositoryNotFoundError:
-        detail = "no such model" if settings.hf_token else "no such model (or private: set HF_TOKEN)"
+        detail = "" if settings.hf_token else "if it is private, set HF_TOKEN"  # the Hub answers both alike
         return HubAnswer("missing", SOURCE, url, detail)
     except HFValidationError as exc:
         return HubAnswer("missing", SOURCE, url, f"not a valid model id ({str(exc).splitlines()[0]})")
