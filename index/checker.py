@@ -70,9 +70,10 @@ class HubCheck:
     """Hub verification for one check: the verifier (lookups only, never the network, inside `findings`) and the
     folders a relative id may be a path in (the file's folder, the workspace)."""
 
-    def __init__(self, verifier: HubVerifier, base_dirs: Sequence[Path] = ()) -> None:
+    def __init__(self, verifier: HubVerifier, base_dirs: Sequence[Path] = (), wait_surface: bool = True) -> None:
         self.verifier = verifier
         self.base_dirs = tuple(base_dirs)
+        self.wait_surface = wait_surface  # False (the editor): until transformers' names are read, do not judge them
 
 
 def one_line(call: CallSite) -> str:
@@ -206,7 +207,7 @@ class ApiChecker:
             name = receiver  # a snippet without imports (generated code): judge transformers-shaped names only
         else:
             return None
-        surface = hubs.verifier.surface.transformers()
+        surface = hubs.verifier.surface.transformers(wait=hubs.wait_surface)
         if surface is None or name in self._receivers:
             return None
         if library is None and not surface.shaped_like_transformers(name):
@@ -252,7 +253,7 @@ class ApiChecker:
 
     def _transformers_name(self, hubs: HubCheck) -> Callable[[str], bool]:
         def check(name: str) -> bool:
-            surface = hubs.verifier.surface.transformers()
+            surface = hubs.verifier.surface.transformers(wait=hubs.wait_surface)
             return surface is not None and (surface.real(name) is True)
 
         return check

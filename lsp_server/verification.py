@@ -40,6 +40,7 @@ class Verification:
         self.workers = workers
         self.verifier: HubVerifier | None = None
         self._online = True
+        self._closed = False
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: dict[str, Future[object]] = {}
         self._waiting: dict[str, set[str]] = {}  # target key -> documents waiting for it
@@ -54,10 +55,37 @@ class Verification:
         if self.verifier is None or self._online != online:
             self.verifier = HubVerifier.from_environ(online=online)  # GORILLA_LSP_OFFLINE=1 still wins
             self._online = online
+            self._load_surface(ls, self.verifier)
         folders = [f for f in (_folder_of(uri),) if f is not None]
         if ls.protocol._workspace is not None:
             folders += [Path(unquote(urlsplit(f.uri).path)) for f in ls.workspace.folders.values()]
-        return HubCheck(self.verifier, folders)
+        return HubCheck(self.verifier, folders, wait_surface=False)
+
+    def _load_surface(self, ls: GorillaLanguageServer, verifier: HubVerifier) -> None:
+        """Read transformers' names in the background (a child process the first time, then the cache); documents
+        are judged again once they are known."""
+        loop = asyncio.get_running_loop()
+
+        def loaded(future: Future[object]) -> None:
+            _call_soon(loop, self._surface_ready, ls, verifier)
+
+        pool = self._threads()
+        if pool is not None:
+            pool.submit(verifier.surface.transformers).add_done_callback(loaded)
+
+    def _surface_ready(self, ls: GorillaLanguageServer, verifier: HubVerifier) -> None:
+        from lsp_server import diagnostics
+
+        if verifier is self.verifier:
+            ls.analyses.clear()
+            diagnostics.refresh_all(ls)
+
+    def _threads(self) -> ThreadPoolExecutor | None:
+        if self._closed:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gorilla-verify")
+        return self._pool
 
     def request(self, ls: GorillaLanguageServer, uri: str, analysis: Analysis) -> None:
         """Verify the document's pending ids in the background (event loop)."""
@@ -69,16 +97,17 @@ class Verification:
         if not targets:
             return
         loop = asyncio.get_running_loop()
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gorilla-verify")
+        pool = self._threads()
+        if pool is None:
+            return
         for key, target in targets.items():
             self._waiting.setdefault(key, set()).add(uri)
             self._asked.setdefault(uri, set()).add(key)
             if key in self._inflight:
                 continue
-            future = self._pool.submit(verifier.verify, target)
+            future = pool.submit(verifier.verify, target)
             self._inflight[key] = future
-            future.add_done_callback(lambda f, key=key: loop.call_soon_threadsafe(self._answered, ls, key, f))
+            future.add_done_callback(lambda f, key=key: _call_soon(loop, self._answered, ls, key, f))
 
     def _answered(self, ls: GorillaLanguageServer, key: str, future: Future[object]) -> None:
         if self._inflight.get(key) is future:
@@ -98,7 +127,10 @@ class Verification:
         verifier = self.verifier
         if analysis is None or verifier is None:
             return
-        updated = await ls.run_on_worker(rejudge, analysis, verifier)
+        try:
+            updated = await ls.run_on_worker(rejudge, analysis, verifier)
+        except RuntimeError:  # the worker has shut down: the server is exiting
+            return
         if ls.analyses.get(uri) is analysis:  # not edited (nor closed) meanwhile
             ls.analyses[uri] = updated
             diagnostics.schedule(ls, uri, 0.05)  # answers arriving together are published together
@@ -120,8 +152,17 @@ class Verification:
         return len(self._inflight)
 
     def shutdown(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args: object) -> None:  # noqa: ANN001
+    """Hand a pool thread's result to the event loop, unless the server has stopped meanwhile."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop is closed: the server is exiting
+        pass
 
 
 def rejudge(analysis: Analysis, verifier: HubVerifier) -> Analysis:

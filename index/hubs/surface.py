@@ -113,8 +113,9 @@ class LoaderSurface:
         self._lock = threading.Lock()
 
     def transformers(self, wait: bool = True) -> TransformersSurface | None:
+        """The transformers surface; `wait=False` answers None until a load (started elsewhere) has finished."""
         if not self._loaded.is_set():
-            if not wait and self._lock.locked():
+            if not wait:
                 return None
             with self._lock:
                 if not self._loaded.is_set():
@@ -123,6 +124,9 @@ class LoaderSurface:
                     finally:
                         self._loaded.set()
         return self._transformers
+
+    def ready(self) -> bool:
+        return self._loaded.is_set()
 
 
 def cached_transformers_surface(cache_get, cache_put, extra: frozenset[str]) -> TransformersSurface | None:
