@@ -278,3 +278,15 @@ j = BertModel.from_pretrained("checkpoints/run-3")
         ("BertModel.from_pretrained", "hallucinated"), ("SentenceTransformer", "hallucinated"),
         ("hub.Module", "exists"), ("torch.hub.load", "exists"),
     ]  # `my_model` and `checkpoints/run-3` look like local folders: not judged
+
+
+def test_only_the_model_id_reaches_the_hugging_face_endpoint(tmp_path: Path) -> None:
+    own = StandIn(Fixtures.load()).__enter__()
+    try:
+        v = HubVerifier(settings(tmp_path, own), None)
+        for name in ("gpt2", "acme/nope", "meta-llama/Llama-2-7b-hf"):
+            v.verify(hf(name))
+        assert sorted(own.requests) == ["GET /hf/api/models/acme/nope", "GET /hf/api/models/gpt2",
+                                        "GET /hf/api/models/meta-llama/Llama-2-7b-hf"]  # no telemetry request
+    finally:
+        own.__exit__(None, None, None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from index.hubs.answers import HubAnswer
 from index.hubs.config import HubSettings
+from index.hubs.http import USER_AGENT
 
 log = logging.getLogger(__name__)
 SOURCE = "Hugging Face"
@@ -36,13 +37,17 @@ def local_answer(settings: HubSettings, names: tuple[str, ...]) -> HubAnswer | N
 
 
 def _one(settings: HubSettings, repo_id: str) -> HubAnswer:
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
     from huggingface_hub.errors import (
         DisabledRepoError, GatedRepoError, HfHubHTTPError, HFValidationError, RepositoryNotFoundError,
     )
 
+    # Only the model id may leave the machine: no telemetry in the User-Agent, and none of the extra requests
+    # huggingface_hub makes to fill it in (it fetches an "agent harnesses" registry from the endpoint).
+    constants.HF_HUB_DISABLE_TELEMETRY = True
     url = f"{settings.hf_endpoint}/api/models/{repo_id}"
-    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token or None, library_name="gorilla-lsp")
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token or None, library_name="gorilla-lsp",
+                library_version=USER_AGENT.split("/", 1)[1].split(" ", 1)[0])
     try:
         api.model_info(repo_id, timeout=settings.timeout)
     except GatedRepoError:  # a subclass of RepositoryNotFoundError: test it first
