@@ -11,7 +11,6 @@ variable, an f-string, a local path) are not judged: flagging them would be nois
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -260,12 +259,12 @@ class ApiChecker:
 
     @staticmethod
     def _focus(call: CallSite, callee: str, verdict: Verdict) -> Span | None:
+        """The model id; for TorchHub, the repository when the verdict is about it (no such repository, a list)."""
         target = verdict.target
-        repo_missing = (target is not None and target.hub == "torchhub" and verdict.status == "hallucinated"
-                        and verdict.evidence is not None and verdict.evidence.detail.startswith("no repository"))
-        return _span(identifying_arg(call, callee, torchhub_repo=repo_missing or (target is not None
-                                                                                 and target.hub == "torchhub"
-                                                                                 and not target.entry)))
+        repository = target is not None and target.hub == "torchhub" and (
+            not target.entry or (verdict.evidence is not None and verdict.evidence.detail.startswith("no repository"))
+        )
+        return _span(identifying_arg(call, callee, torchhub_repo=repository))
 
     def judge_target(
         self, identity: CallIdentity, target: Target, answer: HubAnswer | None, alternatives: bool = True

@@ -8,7 +8,6 @@ knows. Exit status 1 only when a call is hallucinated: an unverified call is rep
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from index.checker import Finding, HubCheck
     from index.hubs import HubVerifier
 
-log = logging.getLogger("gorilla_lsp.check")
 SEVERITY = {"hallucinated": "warning", "unverified": "information"}
 CODE = {"hallucinated": "hallucinated-api", "unverified": "unverified-api"}
 
