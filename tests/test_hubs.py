@@ -290,3 +290,33 @@ def test_only_the_model_id_reaches_the_hugging_face_endpoint(tmp_path: Path) -> 
                                         "GET /hf/api/models/meta-llama/Llama-2-7b-hf"]  # no telemetry request
     finally:
         own.__exit__(None, None, None)
+
+
+def test_which_calls_are_asked_about(api_index, verifier: HubVerifier) -> None:
+    source = '''import timm
+import paddlehub as hub
+from huggingface_hub import hf_hub_download
+from transformers import TFAutoModel, BertTokenizerFast, set_seed
+from efficientnet_pytorch import EfficientNet
+a = timm.create_model('hf_hub:timm/made-up-model', pretrained=True)
+b = timm.create_model('resnet50', pretrained=True)
+c = hf_hub_download(repo_id="acme/made-up-repo", filename="model.bin")
+d = hf_hub_download(repo_id="acme/some-dataset", filename="x.csv", repo_type="dataset")
+e = hub.Module(name="ernie_tiny")
+f = TFAutoModel.from_pretrained("gpt2")
+g = BertTokenizerFast.from_pretrained("bert-base-uncased")
+h = EfficientNet.from_pretrained("efficientnet-b0")
+set_seed(42)
+'''
+    hubs = HubCheck(verifier)
+    for finding in api_index.checker.findings(source, hubs=hubs):
+        if finding.verdict.pending:
+            verifier.verify(finding.verdict.target)
+    judged = {f.call.text.split("(")[0] + "@" + str(f.call.start[0]): f.verdict.status
+              for f in api_index.checker.findings(source, hubs=hubs)}
+    assert judged == {
+        "timm.create_model@5": "hallucinated",  # an hf_hub: id the Hub lacks; plain timm names are not hub ids
+        "hf_hub_download@7": "hallucinated",  # a dataset is not asked about as a model
+        "TFAutoModel.from_pretrained@10": "known",  # a 4.x class: not an invented one
+        "BertTokenizerFast.from_pretrained@11": "known",
+    }  # paddlehub's hub.Module and efficientnet_pytorch's bare names belong to other hubs: not judged
