@@ -58,7 +58,7 @@ class HubSettings(msgspec.Struct, frozen=True):
     @classmethod
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, online: bool = True, timeout: float = 5.0
-    ) -> HubSettings:  # noqa: PLR0913
+    ) -> HubSettings:
         """`online=False` (the `--offline` flag, the `verification.online` setting) wins over the environment."""
         env = os.environ if environ is None else environ
         try:
