@@ -22,6 +22,8 @@ class Arg(msgspec.Struct, frozen=True):
     text: str
     value: str | None = None
     name: str | None = None
+    start: tuple[int, int] = (0, 0)  # of the value (after `name=`), rows 0-based, columns in UTF-8 bytes
+    end: tuple[int, int] = (0, 0)
 
 
 class CallSite(msgspec.Struct, frozen=True):
@@ -34,6 +36,7 @@ class CallSite(msgspec.Struct, frozen=True):
     end_byte: int
     start: tuple[int, int]
     end: tuple[int, int]
+    callee_end: tuple[int, int] = (0, 0)  # where the callee expression ends (`AutoModel.from_pretrained|(`)
 
     def positional(self) -> list[Arg]:
         return [a for a in self.args if a.name is None]
@@ -83,6 +86,10 @@ def _common_prefix(a: bytes, b: bytes) -> int:
 def _point(data: bytes, offset: int) -> tuple[int, int]:
     row = data.count(b"\n", 0, offset)
     return row, offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
+def _at(point: tree_sitter.Point) -> tuple[int, int]:
+    return point.row, point.column
 
 
 def _text(node: tree_sitter.Node) -> str:
@@ -148,6 +155,7 @@ class PythonCalls:
                     end_byte=call.end_byte,
                     start=(call.start_point.row, call.start_point.column),
                     end=(call.end_point.row, call.end_point.column),
+                    callee_end=(fn.end_point.row, fn.end_point.column),
                 )
             )
         found.sort(key=lambda c: c.start_byte)
@@ -164,9 +172,11 @@ class PythonCalls:
                 value = child.child_by_field_name("value")
                 if name is None or value is None:
                     continue
-                args.append(Arg(text=_text(value), value=_string_value(value), name=_text(name)))
+                args.append(Arg(text=_text(value), value=_string_value(value), name=_text(name),
+                                start=_at(value.start_point), end=_at(value.end_point)))
             else:
-                args.append(Arg(text=_text(child), value=_string_value(child)))
+                args.append(Arg(text=_text(child), value=_string_value(child), start=_at(child.start_point),
+                                end=_at(child.end_point)))
         return args
 
     def imports(self, source: bytes | str | tree_sitter.Tree) -> dict[str, str]:

@@ -19,6 +19,13 @@ _POSITIONAL = {
     "pipeline": ("task", "model"),
 }
 _TFHUB_CALLEES = ("hub.load", "hub.KerasLayer", "hub.Module", "hub.resolve", "hub.load_module_spec")
+_TORCHHUB_CALLEES = ("torch.hub.load", "torch.hub.help", "torch.hub.list")
+# Callees that load by hub id whether or not the API database has a record for them (hub verification examines them).
+HUB_LOADERS = frozenset({
+    *_TORCHHUB_CALLEES, *_TFHUB_CALLEES, "pipeline", "SentenceTransformer", "CrossEncoder", "timm.create_model",
+    "hf_hub_download", "snapshot_download",
+})
+HUB_LOADER_METHODS = frozenset({"from_pretrained"})
 _ID_KEYWORDS = (
     "repo_or_dir",
     "github",
@@ -45,6 +52,7 @@ class CallIdentity(msgspec.Struct, frozen=True):
     namespace: str
     primary: str
     aliases: tuple[str, ...] = ()  # other primaries that name the same API (a repo's wildcard entry)
+    raw: str = ""  # the identifying value as written (hubs are asked with its case kept)
 
     @property
     def exact(self) -> tuple[str, tuple[str, ...]]:
@@ -85,7 +93,7 @@ def call_identity(call: CallSite, callee: str | None = None) -> CallIdentity | N
     """The identity of a call, or None when its identifying argument is not a literal (a variable, an f-string)."""
     callee = callee or call.callee
     positional = call.positional()
-    if callee == "torch.hub.load":
+    if callee in _TORCHHUB_CALLEES:
         repo_arg = call.keyword("repo_or_dir", "github")
         rest = positional if repo_arg is not None else positional[1:]
         repo = _literal(repo_arg or (positional[0] if positional else None))
@@ -105,7 +113,7 @@ def call_identity(call: CallSite, callee: str | None = None) -> CallIdentity | N
         if handle is None:
             return None
         url = _normalise_url(handle)
-        return CallIdentity(callee, (url,), "tfhub", url)
+        return CallIdentity(callee, (url,), "tfhub", url, raw=handle)
     if callee == "pipeline":
         task = _literal(call.keyword("task") or (positional[0] if positional else None))
         model_arg = call.keyword("model") or (positional[1] if len(positional) > 1 else None)
@@ -113,10 +121,15 @@ def call_identity(call: CallSite, callee: str | None = None) -> CallIdentity | N
         if model_arg is not None and model is None:
             return None
         if model:
-            return CallIdentity(callee, (task or "", model.lower()), "hf", model.lower())
+            return CallIdentity(callee, (task or "", model.lower()), "hf", model.lower(), raw=model)
         if task is None:
             return None
         return CallIdentity(callee, (task,), "hf-task", task)
+    if callee == "timm.create_model":
+        name = _literal(call.keyword("model_name") or (positional[0] if positional else None))
+        if name is None or not name.lower().startswith(("hf_hub:", "hf-hub:")):
+            return None  # a timm registry name, not a hub id
+        return CallIdentity(callee, (name.lower(),), "hf", name[7:].lower(), raw=name[7:])
     arg = call.keyword(*_ID_KEYWORDS)
     if arg is None and positional:
         # `HappyTextToText('T5', 'vennify/t5-base-grammar-correction')`: the hub id is the argument with a slash.
@@ -124,7 +137,31 @@ def call_identity(call: CallSite, callee: str | None = None) -> CallIdentity | N
     value = _literal(arg)
     if value is None:
         return None
-    return CallIdentity(callee, (value.lower(),), "hf", value.lower())
+    aliases: tuple[str, ...] = ()
+    if callee == "SentenceTransformer" and "/" not in value:
+        aliases = (f"sentence-transformers/{value.lower()}",)  # how sentence-transformers resolves a bare name
+    return CallIdentity(callee, (value.lower(),), "hf", value.lower(), aliases, raw=value)
+
+
+def identifying_arg(call: CallSite, callee: str, torchhub_repo: bool = False) -> Arg | None:
+    """The argument that names the model (what a diagnostic underlines); `torchhub_repo` asks for the repository."""
+    positional = call.positional()
+    if callee in _TORCHHUB_CALLEES:
+        repo_arg = call.keyword("repo_or_dir", "github")
+        if torchhub_repo:
+            return repo_arg or (positional[0] if positional else None)
+        rest = positional if repo_arg is not None else positional[1:]
+        return call.keyword("model") or (rest[0] if rest else None)
+    if callee in _TFHUB_CALLEES:
+        return call.keyword("handle", "model") or (positional[0] if positional else None)
+    if callee == "pipeline":
+        return call.keyword("model") or (positional[1] if len(positional) > 1 else None)
+    if callee == "timm.create_model":
+        return call.keyword("model_name") or (positional[0] if positional else None)
+    arg = call.keyword(*_ID_KEYWORDS)
+    if arg is None and positional:
+        arg = next((a for a in positional if a.value and "/" in a.value), positional[0])
+    return arg
 
 
 def looks_like_hub_id(identity: CallIdentity, bare_names: bool = True) -> bool:

@@ -47,12 +47,12 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
     imports: dict[str, str] | None = None
     actions: list[types.CodeAction] = []
     for judged in analysis.hallucinated():
-        if not _overlaps(judged.range, params.range):
+        if not _overlaps(judged.call_range, params.range):
             continue
-        related = [d for d in params.context.diagnostics if d.code == CODE and _overlaps(d.range, judged.range)]
+        related = [d for d in params.context.diagnostics if d.code == CODE and _overlaps(d.range, judged.call_range)]
         for rank, api in enumerate(judged.finding.verdict.alternatives):
             record = apis[api]
-            edits = [types.TextEdit(range=judged.range, new_text=record.api_call)]
+            edits = [types.TextEdit(range=judged.call_range, new_text=record.api_call)]
             needed = import_for(record.api_call, record)
             if needed is not None:
                 if imports is None:

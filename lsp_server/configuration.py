@@ -59,5 +59,7 @@ async def apply(ls: GorillaLanguageServer, payload: Any) -> None:
         ls.spawn(model.configure(ls))
     if new.retrieval.hybrid != old.retrieval.hybrid:
         await lifecycle.set_hybrid(ls, new.retrieval.hybrid)
-    if new.diagnostics != old.diagnostics:
+    if new.verification != old.verification:
+        ls.analyses.clear()  # judged with the other setting: judge again
+    if new.diagnostics != old.diagnostics or new.verification != old.verification:
         diagnostics.refresh_all(ls)

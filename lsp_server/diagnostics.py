@@ -1,7 +1,9 @@
-"""Diagnostics: every hallucinated hub call in a document, published after a short debounce and cleared on close.
+"""Diagnostics: every hallucinated (and unverified) hub call in a document, published after a short debounce and
+cleared on close.
 
 The check runs on the worker thread on a snapshot of the text; its result (an `Analysis`) is kept per document
-version so hover and code actions reuse it instead of checking again.
+version so hover and code actions reuse it instead of checking again. Ids that only a hub can settle are verified in
+the background (`lsp_server.verification`), which republishes the document when the answers arrive.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from lsp_server.edits import Encoding, Text
 
 if TYPE_CHECKING:
     from index.api_index import ApiIndex
-    from index.checker import Finding
+    from index.checker import Finding, HubCheck
     from lsp_server.server import GorillaLanguageServer
 
 log = logging.getLogger("gorilla_lsp.diagnostics")
 
 CODE = "hallucinated-api"
+UNVERIFIED_CODE = "unverified-api"
 SOURCE = "gorilla"
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -35,10 +38,11 @@ _SEVERITY = {
 
 
 class Judged(msgspec.Struct, frozen=True):
-    """A checked call and its range in client units."""
+    """A checked call and, in client units, what a diagnostic underlines (the model id) and the whole call."""
 
     finding: Finding
     range: types.Range
+    call_range: types.Range
 
 
 class Analysis(msgspec.Struct):
@@ -52,9 +56,13 @@ class Analysis(msgspec.Struct):
     def hallucinated(self) -> list[Judged]:
         return [j for j in self.judged if j.finding.verdict.status == "hallucinated"]
 
+    def unverified(self) -> list[Judged]:
+        """Unverified calls a hub could not settle (not those still waiting for their hub)."""
+        return [j for j in self.judged if j.finding.verdict.status == "unverified" and not j.finding.verdict.pending]
+
     def at(self, line: int, character: int) -> Judged | None:
         for judged in self.judged:
-            if _contains(judged.range, line, character):
+            if _contains(judged.call_range, line, character):
                 return judged
         return None
 
@@ -63,10 +71,19 @@ def _contains(r: types.Range, line: int, character: int) -> bool:
     return (r.start.line, r.start.character) <= (line, character) <= (r.end.line, r.end.character)
 
 
+def client_range(text: Text, span: tuple[tuple[int, int], tuple[int, int]]) -> types.Range:
+    (row, col), (end_row, end_col) = span
+    return types.Range(types.Position(*text.byte_to_client(row, col)), types.Position(*text.byte_to_client(end_row,
+                                                                                                            end_col)))
+
+
 def analyse(
-    index: ApiIndex, source: str, encoding: Encoding, version: int | None, previous: Analysis | None = None
+    index: ApiIndex, source: str, encoding: Encoding, version: int | None, previous: Analysis | None = None,
+    hubs: HubCheck | None = None,
 ) -> Analysis:
-    """Check every hub call in `source` (worker thread); with the previous analysis, parse only what changed."""
+    """Check every hub call in `source` (worker thread); with the previous analysis, parse only what changed.
+
+    `hubs`: judge ids the database lacks from what is known without the network (the rest stay pending)."""
     text = Text(source, encoding)
     data = encode(source)
     parser = index.db.parser
@@ -75,10 +92,9 @@ def analyse(
     else:
         tree = parser.parse(data)
     judged: list[Judged] = []
-    for finding in index.checker.findings(data, tree=tree):
-        (row, col), (end_row, end_col) = finding.call.start, finding.call.end
-        start, end = text.byte_to_client(row, col), text.byte_to_client(end_row, end_col)
-        judged.append(Judged(finding, types.Range(types.Position(*start), types.Position(*end))))
+    for finding in index.checker.findings(data, tree=tree, hubs=hubs):
+        judged.append(Judged(finding, client_range(text, finding.span),
+                             client_range(text, (finding.call.start, finding.call.end))))
     return Analysis(version, index, encoding, judged, data, tree)
 
 
@@ -87,14 +103,22 @@ def message_for(index: ApiIndex, finding: Finding) -> str:
 
 
 def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[types.Diagnostic]:
-    severity = _SEVERITY[ls.settings.diagnostics.severity]
-    return [
-        types.Diagnostic(
-            range=j.range, message=message_for(analysis.index, j.finding), severity=severity, code=CODE,
-            source=SOURCE, data={"alternatives": analysis.index.checker.alternative_calls(j.finding.verdict)},
-        )
-        for j in analysis.hallucinated()
-    ]
+    settings = ls.settings.diagnostics
+    flagged = [(j, _SEVERITY[settings.severity], CODE) for j in analysis.hallucinated()]
+    if settings.unverified != "off":
+        flagged += [(j, _SEVERITY[settings.unverified], UNVERIFIED_CODE) for j in analysis.unverified()]
+    flagged.sort(key=lambda f: (f[0].range.start.line, f[0].range.start.character))
+    out = []
+    for judged, severity, code in flagged:
+        verdict = judged.finding.verdict
+        evidence = verdict.evidence
+        data: dict[str, Any] = {"alternatives": analysis.index.checker.alternative_calls(verdict),
+                                "status": verdict.status}
+        if evidence is not None:
+            data["evidence"] = {"source": evidence.source, "where": evidence.where, "detail": evidence.detail}
+        out.append(types.Diagnostic(range=judged.range, message=message_for(analysis.index, judged.finding),
+                                    severity=severity, code=code, source=SOURCE, data=data))
+    return out
 
 
 async def current_analysis(ls: GorillaLanguageServer, uri: str) -> Analysis | None:
@@ -109,12 +133,14 @@ async def current_analysis(ls: GorillaLanguageServer, uri: str) -> Analysis | No
         return cached
     version, source = doc.version, doc.source
     started = time.perf_counter()
-    analysis = await ls.run_on_worker(analyse, index, source, ls.position_encoding, version, cached)
+    hubs = ls.verification.hubs(ls, uri)
+    analysis = await ls.run_on_worker(analyse, index, source, ls.position_encoding, version, cached, hubs)
     log.debug("checked %s v%s: %d calls in %.1f ms", uri, version, len(analysis.judged),
               (time.perf_counter() - started) * 1000)
     current = ls.document(uri)
     if current is not None and current.version == version:
         ls.analyses[uri] = analysis
+        ls.verification.request(ls, uri, analysis)
     return analysis
 
 
@@ -169,4 +195,5 @@ def did_close(ls: GorillaLanguageServer, params: types.DidCloseTextDocumentParam
     if timer is not None:
         timer.cancel()
     ls.analyses.pop(uri, None)
+    ls.verification.forget(uri)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

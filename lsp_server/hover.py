@@ -1,4 +1,5 @@
-"""Hover: the documentation of a known API call, or why a call is hallucinated and what to use instead."""
+"""Hover: the documentation of a known API call; for another id, what its hub said (and where); for a hallucinated
+call, why, and what to use instead."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from index.checker import one_line
 from lsp_server.diagnostics import current_analysis
 from lsp_server.docs import hallucinated_markdown, record_markdown
 
@@ -22,13 +24,27 @@ async def hover(ls: GorillaLanguageServer, params: types.HoverParams) -> types.H
         return None
     verdict = judged.finding.verdict
     apis = analysis.index.db.apis
+    evidence = verdict.evidence
+    call = one_line(judged.finding.call)
+    where = f" ({evidence.where})" if evidence is not None and evidence.where else ""
     if verdict.status == "known" and verdict.api is not None:
         value = record_markdown(apis[verdict.api])
     elif verdict.status == "hallucinated":
         identity = verdict.identity
-        why = (f"`{identity.callee}` loads `{identity.primary}`, but no API in the database "
-               f"({len(apis)} APIs) has that identity: the model that wrote it probably invented it.")
-        value = hallucinated_markdown(judged.finding.call.text, why, [apis[i] for i in verdict.alternatives])
+        if evidence is None:
+            why = (f"`{identity.callee}` loads `{identity.primary}`, but no API in the database "
+                   f"({len(apis)} APIs) has that identity: the model that wrote it probably invented it.")
+        else:
+            why = f"**{evidence.source}** says: {evidence.detail}{where}."
+        value = hallucinated_markdown(call, why, [apis[i] for i in verdict.alternatives])
+    elif verdict.status == "exists" and evidence is not None:
+        value = (f"### ✓ Exists\n\n```python\n{call}\n```\n\nNot in the API database ({len(apis)} APIs), "
+                 f"but **{evidence.source}** confirms it: {evidence.detail}{where}.")
+    elif verdict.status == "unverified" and evidence is not None:
+        state = "is being checked" if verdict.pending else f"could not be checked: {evidence.detail}{where}"
+        value = (f"### ? Unverified\n\n```python\n{call}\n```\n\nNot in the API database ({len(apis)} APIs); "
+                 f"whether **{evidence.source}** has it {state}.")
     else:
         return None
-    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=judged.range)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),
+                       range=judged.call_range)

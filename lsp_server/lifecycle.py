@@ -214,4 +214,5 @@ def shutdown(ls: GorillaLanguageServer, params: None = None) -> None:
         handle.cancel()
     for token in ls.completion_tokens.values():
         token.set()
+    ls.verification.shutdown()
     ls.worker.shutdown(wait=False, cancel_futures=True)

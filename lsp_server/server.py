@@ -28,6 +28,7 @@ from pygls.workspace import TextDocument
 from lsp_server import __version__
 from lsp_server.comments import CommentFinder
 from lsp_server.settings import Settings, SettingProblem
+from lsp_server.verification import Verification
 
 if TYPE_CHECKING:
     from engine.pipeline import CandidateSource, CompletionPipeline
@@ -74,6 +75,7 @@ class GorillaLanguageServer(LanguageServer):
         self.pipeline: CompletionPipeline | None = None
         self.comments = CommentFinder()  # used on the worker thread only
         self.analyses: dict[str, Analysis] = {}
+        self.verification = Verification()  # hub checks in the background (lsp_server/verification.py)
         self.diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self.completion_tokens: dict[str, threading.Event] = {}
         self.model_generation = 0

@@ -19,6 +19,7 @@ ComputeType = Literal[
 ]
 Severity = Literal["error", "warning", "information", "hint"]
 Hallucinated = Literal["warn", "hide"]
+UnverifiedSeverity = Literal["information", "hint", "off"]
 
 
 class _Section(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -44,7 +45,12 @@ class CompletionSettings(_Section, frozen=True):
 
 class DiagnosticsSettings(_Section, frozen=True):
     enabled: bool = True
-    severity: Severity = "warning"
+    severity: Severity = "warning"  # hallucinated calls
+    unverified: UnverifiedSeverity = "information"  # ids no hub could confirm or deny: never a warning
+
+
+class VerificationSettings(_Section, frozen=True):
+    online: bool = True  # ask the hubs about ids the database lacks (only ids and hub URLs leave the machine)
 
 
 class Settings(_Section, frozen=True):
@@ -53,6 +59,7 @@ class Settings(_Section, frozen=True):
     retrieval: RetrievalSettings = RetrievalSettings()
     completion: CompletionSettings = CompletionSettings()
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
+    verification: VerificationSettings = VerificationSettings()
 
 
 class SettingProblem(msgspec.Struct, frozen=True):

@@ -47,11 +47,13 @@ def test_check_flags_invented_calls_like_a_linter(tmp_path: Path) -> None:
     out = run("check", str(file), "--api-db", str(API_DIR))
     assert out.returncode == 1
     lines = out.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{file}:3:7: warning:") and "[hallucinated-api]" in lines[0]
+    # the range is the model id; the stand-in's hubconf.py for pytorch/vision has no `resnet9000`
+    assert len(lines) == 1 and lines[0].startswith(f"{file}:3:40: warning:") and "[hallucinated-api]" in lines[0]
+    assert "pytorch/vision has no entrypoint `resnet9000`" in lines[0] and "(TorchHub: http://127.0.0.1:" in lines[0]
     out = run("check", str(file), "--api-db", str(API_DIR), "--format", "json")
     [diag] = json.loads(out.stdout)
-    assert (diag["line"], diag["character"], diag["end_line"]) == (2, 6, 2)
-    assert diag["code"] == "hallucinated-api" and diag["suggestions"]
+    assert (diag["line"], diag["character"], diag["end_line"], diag["end_character"]) == (2, 39, 2, 51)
+    assert diag["code"] == "hallucinated-api" and diag["suggestions"] and diag["evidence"]["source"] == "TorchHub"
     clean = tmp_path / "clean.py"
     clean.write_text(HAND_WRITTEN.splitlines()[0] + "\n" + HAND_WRITTEN.splitlines()[1] + "\n")
     assert run("check", str(clean), "--api-db", str(API_DIR)).returncode == 0

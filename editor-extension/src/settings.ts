@@ -19,12 +19,14 @@ export const COMPUTE_TYPES = [
 ] as const;
 export const HALLUCINATED_MODES = ['warn', 'hide'] as const;
 export const SEVERITIES = ['error', 'warning', 'information', 'hint'] as const;
+export const UNVERIFIED_SEVERITIES = ['information', 'hint', 'off'] as const;
 export const TRACE_LEVELS = ['off', 'messages', 'verbose'] as const;
 
 export type Device = (typeof DEVICES)[number];
 export type ComputeType = (typeof COMPUTE_TYPES)[number];
 export type HallucinatedMode = (typeof HALLUCINATED_MODES)[number];
 export type Severity = (typeof SEVERITIES)[number];
+export type UnverifiedSeverity = (typeof UNVERIFIED_SEVERITIES)[number];
 export type TraceLevel = (typeof TRACE_LEVELS)[number];
 
 /** What the server receives: `initializationOptions = {gorillaLsp: ServerSettings}` and the same in
@@ -39,7 +41,8 @@ export interface ServerSettings {
   };
   retrieval: { topK: number; hybrid: boolean };
   completion: { maxCandidates: number; hallucinated: HallucinatedMode };
-  diagnostics: { enabled: boolean; severity: Severity };
+  diagnostics: { enabled: boolean; severity: Severity; unverified: UnverifiedSeverity };
+  verification: { online: boolean };
 }
 
 export interface Settings {
@@ -56,7 +59,8 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = Object.freeze({
   model: { path: '', device: 'auto', computeType: 'auto', template: 'gorilla-v0' },
   retrieval: { topK: 5, hybrid: true },
   completion: { maxCandidates: 5, hallucinated: 'warn' },
-  diagnostics: { enabled: true, severity: 'warning' },
+  diagnostics: { enabled: true, severity: 'warning', unverified: 'information' },
+  verification: { online: true },
 }) as ServerSettings;
 
 export const TOP_K_RANGE = { min: 1, max: 50 } as const;
@@ -107,6 +111,16 @@ export function readSettings(get: SettingGetter, ctx: PathContext = {}): Setting
     diagnostics: {
       enabled: bool(get('diagnostics.enabled'), d.diagnostics.enabled, 'diagnostics.enabled', warnings),
       severity: oneOf(get('diagnostics.severity'), SEVERITIES, d.diagnostics.severity, 'diagnostics.severity', warnings),
+      unverified: oneOf(
+        get('diagnostics.unverified'),
+        UNVERIFIED_SEVERITIES,
+        d.diagnostics.unverified,
+        'diagnostics.unverified',
+        warnings,
+      ),
+    },
+    verification: {
+      online: bool(get('verification.online'), d.verification.online, 'verification.online', warnings),
     },
   };
   return {

@@ -1,17 +1,39 @@
-"""`gorilla-lsp check PATH...`: hallucinated hub calls in Python files, reported like a linter."""
+"""`gorilla-lsp check PATH...`: hub calls in Python files, checked like a linter.
+
+An id the API database lacks is verified on its hub (all hubs at once, each id asked once, answers cached for every
+later run and for the editor); `--offline` (or GORILLA_LSP_OFFLINE=1) asks no hub and uses only what this machine
+knows. Exit status 1 only when a call is hallucinated: an unverified call is reported, never a failure.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from lsp_server.commands.common import EXIT_FOUND, EXIT_OK, CliError, add_db, add_format, load_index, write_json
+from lsp_server.commands.walk import NotFound, Skipped, collect, read_source
+
+if TYPE_CHECKING:
+    from index.api_index import ApiIndex
+    from index.checker import Finding, HubCheck
+    from index.hubs import HubVerifier
+
+SEVERITY = {"hallucinated": "warning", "unverified": "information"}
+CODE = {"hallucinated": "hallucinated-api", "unverified": "unverified-api"}
 
 
-class Diagnostic(msgspec.Struct):
+class Evidence(msgspec.Struct, omit_defaults=True):
+    source: str
+    where: str = ""
+    detail: str = ""
+
+
+class Diagnostic(msgspec.Struct, omit_defaults=True):
     path: str
     line: int
     character: int
@@ -20,62 +42,106 @@ class Diagnostic(msgspec.Struct):
     severity: str
     code: str
     message: str
-    suggestions: list[str]
+    suggestions: list[str] = []
+    status: str = ""  # hallucinated | unverified (empty for a skipped file)
+    evidence: Evidence | None = None
 
 
-def diagnostics_for(index, path: str, source: bytes) -> list[Diagnostic]:  # index: ApiIndex
-    """Hallucinated-call diagnostics for one file (0-based lines, characters in code points)."""
+def diagnostics_for(
+    index: ApiIndex, path: str, source: bytes, hubs: HubCheck | None = None,
+    findings: list[Finding] | None = None,
+) -> list[Diagnostic]:
+    """Diagnostics for one file (0-based lines, characters in code points): hallucinated and unverified calls."""
     from index.positions import byte_to_column
 
     lines = source.split(b"\n")
     found: list[Diagnostic] = []
-    for finding in index.checker.findings(source):
+    for finding in findings if findings is not None else index.checker.findings(source, hubs=hubs):
         verdict = finding.verdict
-        if verdict.status != "hallucinated":
+        if verdict.status not in SEVERITY:
             continue
-        (row, col), (end_row, end_col) = finding.call.start, finding.call.end
-        found.append(
-            Diagnostic(
-                path=path, line=row, character=byte_to_column(lines[row], col), end_line=end_row,
-                end_character=byte_to_column(lines[end_row], end_col), severity="warning",
-                code="hallucinated-api", message=index.checker.message(finding),
-                suggestions=index.checker.alternative_calls(verdict),
-            )
-        )
+        (row, col), (end_row, end_col) = finding.span
+        evidence = verdict.evidence
+        found.append(Diagnostic(
+            path=path, line=row, character=byte_to_column(lines[row], col), end_line=end_row,
+            end_character=byte_to_column(lines[end_row], end_col), severity=SEVERITY[verdict.status],
+            code=CODE[verdict.status], message=index.checker.message(finding),
+            suggestions=index.checker.alternative_calls(verdict), status=verdict.status,
+            evidence=Evidence(evidence.source, evidence.where, evidence.detail) if evidence is not None else None,
+        ))
     return found
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    index = load_index(args.api_db)
-    files: list[Path] = []
-    for name in args.paths:
-        path = Path(name)
-        if path.is_dir():
-            files.extend(sorted(path.rglob("*.py")))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise CliError(f"{name}: no such file or directory")
-    results: list[Diagnostic] = []
+def check_files(
+    index: ApiIndex, files: list[Path], verifier: HubVerifier, jobs: int = 16
+) -> tuple[dict[Path, tuple[bytes, list[Finding]]], dict[Path, str]]:
+    """Every file's findings, its pending ids verified on their hubs meanwhile (each key asked once, `jobs` at once)."""
+    from index.checker import HubCheck
+
+    checked: dict[Path, tuple[bytes, list[Finding]]] = {}
+    unreadable: dict[Path, str] = {}
+    pending = {}
+    cwd = Path.cwd()
     for file in files:
-        try:
-            source = file.read_bytes()
-        except OSError as exc:
-            raise CliError(f"{file}: cannot read: {exc.strerror or exc}") from exc
-        results.extend(diagnostics_for(index, str(file), source))
+        source, why = read_source(file)
+        if source is None:
+            unreadable[file] = why or "unreadable"
+            continue
+        hubs = HubCheck(verifier, (file.parent, cwd))
+        findings = list(index.checker.findings(source, hubs=hubs))
+        for finding in findings:
+            target = finding.verdict.target
+            if finding.verdict.pending and target is not None:
+                pending.setdefault(target.key, target)
+        checked[file] = (source, findings)
+    if pending:
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="gorilla-verify") as pool:
+            list(pool.map(verifier.verify, pending.values()))
+        for file, (source, findings) in checked.items():
+            checked[file] = (source, [index.checker.rejudge(f, verifier) for f in findings])
+    return checked, unreadable
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from index.hubs import HubVerifier
+
+    index = load_index(args.api_db)
+    try:
+        files, skipped = collect(args.paths)
+    except NotFound as exc:
+        raise CliError(f"{exc}: no such file or directory") from exc
+    verifier = HubVerifier.from_environ(online=not args.offline)
+    checked, unreadable = check_files(index, files, verifier, args.jobs)
+    skipped += [Skipped(str(path), why) for path, why in unreadable.items()]
+    results: list[Diagnostic] = []
+    counts = {"known": 0, "exists": 0, "hallucinated": 0, "unverified": 0}
+    for file, (source, findings) in checked.items():
+        for finding in findings:
+            counts[finding.verdict.status] += 1
+        results.extend(diagnostics_for(index, str(file), source, findings=findings))
     if args.format == "json":
-        write_json(results)
+        write_json(results + [Diagnostic(s.path, 0, 0, 0, 0, "information", "skipped-file", f"skipped: {s.reason}")
+                              for s in skipped])
     else:
         for d in results:
             print(f"{d.path}:{d.line + 1}:{d.character + 1}: {d.severity}: {d.message} [{d.code}]")
-        if not results:
-            print(f"{len(files)} file(s) checked: no hallucinated API call", file=sys.stderr)
-    return EXIT_FOUND if results else EXIT_OK
+        for s in skipped:
+            print(f"{s.path}: skipped: {s.reason}", file=sys.stderr)
+    mode = "" if verifier.online else " (offline: no hub asked)"
+    print(f"{len(checked)} file(s) checked, {len(skipped)} skipped{mode}: {counts['hallucinated']} hallucinated, "
+          f"{counts['unverified']} unverified, {counts['exists']} confirmed on a hub, {counts['known']} in the API "
+          f"database; {verifier.requests} hub request(s)", file=sys.stderr)
+    return EXIT_FOUND if counts["hallucinated"] else EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="flag hallucinated hub calls in Python files, like a linter")
+    p = sub.add_parser("check", help="flag hallucinated hub calls in Python files, like a linter (verifies unknown "
+                                     "model ids on their hubs)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     add_db(p)
     add_format(p)
+    p.add_argument("--offline", action="store_true",
+                   help="ask no hub; only the API database and this machine's caches are evidence "
+                        "(also GORILLA_LSP_OFFLINE=1)")
+    p.add_argument("--jobs", type=int, default=16, metavar="N", help="hub requests at once (default 16)")
     p.set_defaults(func=cmd_check)

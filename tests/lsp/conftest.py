@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,13 @@ async def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1
         text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
 
 
-async def diagnostics_for(client: LanguageClient, uri: str, timeout: float = 10.0) -> list[types.Diagnostic]:
-    await wait_for(lambda: uri in client.diagnostics, timeout)
+async def diagnostics_for(
+    client: LanguageClient, uri: str, timeout: float = 10.0, until: Callable[[list[types.Diagnostic]], bool] | None = None
+) -> list[types.Diagnostic]:
+    """The document's published diagnostics; with `until`, the first publication that satisfies it (ids that only a
+    hub can settle are published again when the hub answers)."""
+    await wait_for(lambda: uri in client.diagnostics and (until is None or until(list(client.diagnostics[uri]))),
+                   timeout)
     return list(client.diagnostics[uri])
 
 

@@ -107,15 +107,18 @@ async def test_inline_completion(client: LanguageClient) -> None:
 async def test_diagnostics_hover_and_quick_fix(client: LanguageClient) -> None:
     uri = "file:///work/check.py"
     await open_doc(client, uri, CHECK_DOC)
-    diagnostics = await diagnostics_for(client, uri)
-    assert len(diagnostics) == 2
+    # neither id is in the database: both are verified on the (stand-in) hubs, then flagged
+    diagnostics = await diagnostics_for(client, uri, until=lambda d: len(d) == 2)
     bad = diagnostics[0]
-    # UTF-16: the emoji before the call counts as two units
+    # UTF-16: the emoji before the call counts as two units; the range is the model id
     start = len("x = '") + 2 + len("'; bad = ")
-    assert bad.range == types.Range(types.Position(3, start), types.Position(3, start + len(INVENTED)))
+    model_at = start + INVENTED.index("'resnet9000'")
+    assert bad.range == types.Range(types.Position(3, model_at), types.Position(3, start + len(INVENTED) - 1))
     assert (bad.code, bad.source, bad.severity) == ("hallucinated-api", "gorilla", types.DiagnosticSeverity.Warning)
     assert "model='resnet50'" in bad.message and "hallucinated" in bad.message
+    assert "pytorch/vision has no entrypoint `resnet9000`" in bad.message and bad.data["evidence"]["source"] == "TorchHub"
     assert diagnostics[1].range.start.line == 5 and "mobilenet_v2" in diagnostics[1].message
+    assert "TF Hub" in diagnostics[1].message
 
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=doc_id(uri), position=types.Position(4, 12)))
@@ -124,7 +127,8 @@ async def test_diagnostics_hover_and_quick_fix(client: LanguageClient) -> None:
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=doc_id(uri), position=types.Position(3, start + 3)))
     assert "Hallucinated" in hover.contents.value and "model='resnet50'" in hover.contents.value
-    assert hover.range == bad.range
+    assert "**TorchHub** says: pytorch/vision has no entrypoint" in hover.contents.value
+    assert hover.range == types.Range(types.Position(3, start), types.Position(3, start + len(INVENTED)))
     assert await client.text_document_hover_async(
         types.HoverParams(text_document=doc_id(uri), position=types.Position(2, 0))) is None
 
@@ -135,6 +139,7 @@ async def test_diagnostics_hover_and_quick_fix(client: LanguageClient) -> None:
     edit = actions[0].edit
     edits = edit.document_changes[0].edits if edit.document_changes else edit.changes[uri]
     assert [e.new_text for e in edits] == ["torch.hub.load(repo_or_dir='pytorch/vision', model='resnet50', pretrained=True)"]
+    assert edits[0].range == hover.range  # the whole call is replaced
 
     # the user accepts the fix: the diagnostic goes away
     client.diagnostics.pop(uri)

@@ -11,7 +11,9 @@
 //               button, clicking the status bar opens the log.
 //   server    : the real server -> status "ready", warning squiggle on an invented hub call, hover doc on a
 //               known call, ghost text for `# detect objects in street photos` accepted with Tab (file
-//               checked on disk), completion list, log channel.
+//               checked on disk), completion list, log channel. No hub is asked: the server runs with
+//               GORILLA_LSP_OFFLINE=1 and a torch hub cache (TORCH_HOME) holding pytorch/vision's hubconf.py
+//               (the test stand-in's), which is the evidence that `resnet9000` does not exist.
 //
 // Environment
 //   GORILLA_LSP_SERVER        server command line (default: <repo>/.venv/bin/gorilla-lsp serve when it
@@ -142,10 +144,27 @@ function serverCommand() {
   return onPath ? [onPath, 'serve'] : undefined;
 }
 
+/** The server's hub verification, offline: nothing is asked of any hub (no network in tests), a private answers
+ * cache, and a torch hub cache holding pytorch/vision's hubconf.py, so `resnet9000` is shown not to exist. */
+function offlineHubEvidence(runDir) {
+  const torchHome = path.join(runDir, 'torch');
+  const cached = path.join(torchHome, 'hub', 'pytorch_vision_main');
+  fs.mkdirSync(cached, { recursive: true });
+  fs.copyFileSync(path.join(REPO_DIR, 'tests', 'data', 'hubs', 'torchhub', 'pytorch', 'vision', 'main', 'hubconf.py'),
+    path.join(cached, 'hubconf.py'));
+  return {
+    GORILLA_LSP_OFFLINE: '1',
+    HF_HUB_OFFLINE: '1',
+    TORCH_HOME: torchHome,
+    HF_HOME: path.join(runDir, 'huggingface'),
+    GORILLA_LSP_CACHE_DIR: path.join(runDir, 'gorilla-cache'),
+  };
+}
+
 /** Answers `initialize` over stdio within the timeout? (So a missing/broken server fails fast, clearly.) */
 function probeServer(cmd, timeoutMs = 60000) {
   return new Promise((resolve) => {
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO_DIR });
+    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO_DIR, env: { ...process.env, GORILLA_LSP_OFFLINE: '1' } });
     let out = Buffer.alloc(0);
     let err = '';
     const done = (ok, why) => {
@@ -631,6 +650,7 @@ async function runScenario(name, browser, vsix) {
     const cmd = serverCommand();
     if (!cmd) fail('no server: set GORILLA_LSP_SERVER or install gorilla-lsp (PATH or <repo>/.venv)');
     settings['gorillaLsp.serverCommand'] = cmd;
+    Object.assign(env, offlineHubEvidence(runDir));
     if (process.env.GORILLA_LSP_API_DB) settings['gorillaLsp.apiDatabase'] = process.env.GORILLA_LSP_API_DB.split(path.delimiter);
     log(`server: ${cmd.join(' ')}; apiDatabase: ${settings['gorillaLsp.apiDatabase'] ?? '(server default)'}`);
     const probe = await probeServer(cmd);

@@ -64,6 +64,8 @@ describe('readSettings', () => {
       'completion.hallucinated',
       'diagnostics.enabled',
       'diagnostics.severity',
+      'diagnostics.unverified',
+      'verification.online',
       'trace.server',
     ];
     assert.deepEqual(Object.keys(props).sort(), expected.map((k) => `gorillaLsp.${k}`).sort());
@@ -86,6 +88,8 @@ describe('readSettings', () => {
     assert.equal(props['gorillaLsp.retrieval.topK'].minimum, 1);
     assert.equal(props['gorillaLsp.retrieval.topK'].maximum, 50);
     assert.equal(props['gorillaLsp.completion.maxCandidates'].maximum, 20);
+    assert.deepEqual(props['gorillaLsp.diagnostics.unverified'].enum, ['information', 'hint', 'off']);
+    assert.equal(props['gorillaLsp.verification.online'].default, true);
   });
 
   it('maps valid values to the nested server settings', () => {
@@ -102,6 +106,8 @@ describe('readSettings', () => {
         'completion.hallucinated': 'hide',
         'diagnostics.enabled': false,
         'diagnostics.severity': 'error',
+        'diagnostics.unverified': 'hint',
+        'verification.online': false,
         'trace.server': 'verbose',
       }),
       ctx,
@@ -112,7 +118,8 @@ describe('readSettings', () => {
         model: { path: '/models/gorilla-7b-ct2', device: 'cuda', computeType: 'int8_float16', template: 'gorilla-v1' },
         retrieval: { topK: 10, hybrid: false },
         completion: { maxCandidates: 3, hallucinated: 'hide' },
-        diagnostics: { enabled: false, severity: 'error' },
+        diagnostics: { enabled: false, severity: 'error', unverified: 'hint' },
+        verification: { online: false },
       },
     });
     assert.equal(s.trace, 'verbose');
@@ -139,6 +146,8 @@ describe('readSettings', () => {
         'completion.hallucinated': 'show',
         'diagnostics.enabled': 'yes',
         'diagnostics.severity': 'fatal',
+        'diagnostics.unverified': 'warning',
+        'verification.online': 'no',
       }),
       ctx,
     );
@@ -147,9 +156,11 @@ describe('readSettings', () => {
       model: { path: '', device: 'auto', computeType: 'auto', template: 'gorilla-v0' },
       retrieval: { topK: 50, hybrid: true },
       completion: { maxCandidates: 1, hallucinated: 'warn' },
-      diagnostics: { enabled: true, severity: 'warning' },
+      diagnostics: { enabled: true, severity: 'warning', unverified: 'information' },
+      verification: { online: true },
     });
-    assert.equal(s.warnings.length, 8);
+    assert.equal(s.warnings.length, 10);
+    assert.ok(s.warnings.some((w) => w.includes('diagnostics.unverified') && w.includes('information, hint, off')));
     assert.ok(s.warnings.some((w) => w.includes('retrieval.topK') && w.includes('50')));
   });
 
@@ -247,6 +258,7 @@ describe('needsRestart', () => {
     assert.equal(needsRestart(base, withValue('completion.hallucinated', 'hide')), false);
     assert.equal(needsRestart(base, withValue('diagnostics.enabled', false)), false);
     assert.equal(needsRestart(base, withValue('diagnostics.severity', 'hint')), false);
+    assert.equal(needsRestart(base, withValue('verification.online', false)), false);
     assert.equal(needsRestart(base, withValue('trace.server', 'verbose')), false);
   });
 });
