@@ -45,7 +45,7 @@ def test_verdicts_messages_and_exit_status(tmp_path: Path) -> None:
     assert (by_line[6]["character"], by_line[6]["end_character"]) == (4, 16)
     assert by_line[9]["evidence"]["source"] == "Hugging Face" and "bert-base-uncased-v7" in by_line[9]["message"]
     assert "no model `sentence-transformers/all-MiniLM-L66-v3` or `all-MiniLM-L66-v3`" in by_line[10]["message"]
-    assert by_line[11]["severity"] == "information" and "timed out after 1 s" in by_line[11]["message"]
+    assert by_line[11]["severity"] == "information" and "timed out after 4 s" in by_line[11]["message"]
     assert "2 confirmed on a hub" in out.stderr  # detr_resnet50, the gated Llama
 
 

@@ -90,6 +90,11 @@ async def diagnostics_for(
     return list(client.diagnostics[uri])
 
 
+def flagged(n: int) -> Callable[[list[types.Diagnostic]], bool]:
+    """`until=` for "exactly n hallucinated calls": a publication before the hubs answer holds unverified ones."""
+    return lambda found: len(found) == n and all(d.code == "hallucinated-api" for d in found)
+
+
 @pytest_lsp.fixture(config=config(), params=CLIENTS)
 async def client(lsp_client: LanguageClient, request):
     install_status_handler(lsp_client)

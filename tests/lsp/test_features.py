@@ -5,7 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.lsp.conftest import diagnostics_for, open_doc, status_of
+from tests.lsp.conftest import diagnostics_for, flagged, open_doc, status_of
 
 REQUEST_DOC = "# segment people in a video, under 10M parameters\n\nprint('done')\n"
 INVENTED = "torch.hub.load('pytorch/vision', 'resnet9000')"
@@ -108,7 +108,7 @@ async def test_diagnostics_hover_and_quick_fix(client: LanguageClient) -> None:
     uri = "file:///work/check.py"
     await open_doc(client, uri, CHECK_DOC)
     # neither id is in the database: both are verified on the (stand-in) hubs, then flagged
-    diagnostics = await diagnostics_for(client, uri, until=lambda d: len(d) == 2)
+    diagnostics = await diagnostics_for(client, uri, until=flagged(2))
     bad = diagnostics[0]
     # UTF-16: the emoji before the call counts as two units; the range is the model id
     start = len("x = '") + 2 + len("'; bad = ")

@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.lsp.conftest import (
-    API_DB, diagnostics_for, initialize, install_status_handler, open_doc, server_command, server_env, status_log,
+    API_DB, diagnostics_for, flagged, initialize, install_status_handler, open_doc, server_command, server_env, status_log,
     status_of, wait_for,
 )
 from tests.lsp.test_features import CHECK_DOC, INVENTED, REQUEST_DOC, doc_id
@@ -41,11 +41,11 @@ async def configure(client: LanguageClient, settings: dict) -> None:
 async def test_settings_validation_and_effects(vscode: LanguageClient) -> None:
     uri = "file:///work/settings.py"
     await open_doc(vscode, uri, CHECK_DOC)
-    await diagnostics_for(vscode, uri, until=lambda d: len(d) == 2)  # once the (stand-in) hubs have answered
+    await diagnostics_for(vscode, uri, until=flagged(2))  # once the (stand-in) hubs have answered
     vscode.diagnostics.pop(uri)
     await configure(vscode, {"completion": {"maxCandidates": 2}, "diagnostics": {"severity": "error"},
                              "retrieval": {"topK": 500}, "colour": "red"})
-    diagnostics = await diagnostics_for(vscode, uri, until=lambda d: len(d) == 2)
+    diagnostics = await diagnostics_for(vscode, uri, until=flagged(2))
     assert {d.severity for d in diagnostics} == {types.DiagnosticSeverity.Error}
     texts = [m.message for m in vscode.messages]
     assert any("gorillaLsp.retrieval.topK" in t and "<= 50" in t and "keeping the previous value" in t for t in texts)
@@ -149,7 +149,7 @@ async def test_database_reload_watch_and_broken_file(tmp_path: Path) -> None:
         await initialize(client, "visual-studio-code")
         uri = "file:///work/reload.py"
         await open_doc(client, uri, f"import torch\nm = {INVENTED}\n")
-        assert len(await diagnostics_for(client, uri, until=lambda d: len(d) == 1)) == 1
+        assert len(await diagnostics_for(client, uri, until=flagged(1))) == 1
 
         # the file gains a record for the invented model: the watcher reloads and the diagnostic goes
         record = json.loads((db / "torchhub_api.jsonl").read_text().splitlines()[0])
@@ -210,7 +210,7 @@ async def test_lone_surrogates(vscode: LanguageClient) -> None:
     uri = "file:///work/surrogates.py"
     text = f"import torch\ns = '\ud800'; bad = {INVENTED}\n# classify images \udfff\n\n"
     await open_doc(vscode, uri, text)
-    diagnostics = await diagnostics_for(vscode, uri, until=lambda d: len(d) == 1)
+    diagnostics = await diagnostics_for(vscode, uri, until=flagged(1))
     model_at = len("s = '\ud800'; bad = ") + INVENTED.index("'resnet9000'")
     assert len(diagnostics) == 1 and diagnostics[0].range.start == types.Position(1, model_at)
     result = await vscode.text_document_completion_async(completion_params(uri, 3, 0))
@@ -227,7 +227,7 @@ async def test_large_file_and_change_storm(vscode: LanguageClient) -> None:
     await open_doc(vscode, uri, big)
     result = await vscode.text_document_completion_async(completion_params(uri, lines - 1, 0))
     assert result.items
-    diagnostics = await diagnostics_for(vscode, uri, timeout=30, until=lambda d: len(d) == 1)
+    diagnostics = await diagnostics_for(vscode, uri, timeout=30, until=flagged(1))
     assert [d.range.start.line for d in diagnostics] == [lines - 3]
     assert time.monotonic() - started < 20
 
@@ -250,6 +250,6 @@ async def test_large_file_and_change_storm(vscode: LanguageClient) -> None:
         content_changes=[types.TextDocumentContentChangePartial(
             range=types.Range(types.Position(1, 0), types.Position(2, 0)), text=f"m = {INVENTED}\n")]))
     vscode.diagnostics.pop(small, None)
-    diagnostics = await diagnostics_for(vscode, small, until=lambda d: len(d) == 1)
+    diagnostics = await diagnostics_for(vscode, small, until=flagged(1))
     assert len(diagnostics) == 1 and diagnostics[0].range.start == types.Position(1, 4 + INVENTED.index("'resnet9000'"))
     assert diagnostics[0].range.end == types.Position(1, 4 + len(INVENTED) - 1)

@@ -39,18 +39,18 @@ async def stop(client: LanguageClient) -> None:
 
 
 async def test_database_verdicts_first_then_the_hubs_answer(tmp_path: Path) -> None:
-    slow = StandIn(Fixtures.load(), latency=1.5).__enter__()  # every hub answer takes 1.5 s
-    client = await start(tmp_path, slow, GORILLA_LSP_HUB_TIMEOUT="5")
+    slow = StandIn(Fixtures.load(), latency=3.0).__enter__()  # every hub answer takes 3 s
+    client = await start(tmp_path, slow, GORILLA_LSP_HUB_TIMEOUT="8")
     try:
         uri = "file:///work/verify.py"
         await open_doc(client, uri, DOC)
-        first = await diagnostics_for(client, uri, timeout=1.4)  # published before any hub could answer
+        first = await diagnostics_for(client, uri, timeout=2.8)  # published before any hub could answer
         # at most the invented class (once transformers' names are read); nothing that needs a hub
         assert [(d.range.start.line, d.code) for d in first] in ([], [(3, "hallucinated-api")])
         hover = await client.text_document_hover_async(types.HoverParams(text_document=doc_id(uri),
                                                                           position=types.Position(4, 5)))
         assert "Unverified" in hover.contents.value and "is being checked" in hover.contents.value
-        final = await diagnostics_for(client, uri, timeout=10, until=lambda d: len(d) == 2)
+        final = await diagnostics_for(client, uri, timeout=15, until=lambda d: len(d) == 2)
         assert [(d.range.start.line, d.code) for d in final] == [(2, "hallucinated-api"), (3, "hallucinated-api")]
         assert slow.requests["GET /torchhub/pytorch/vision/main/hubconf.py"] == 1
 
@@ -72,7 +72,7 @@ async def test_database_verdicts_first_then_the_hubs_answer(tmp_path: Path) -> N
         before = slow.total()
         other = "file:///work/verify2.py"
         await open_doc(client, other, DOC)
-        assert len(await diagnostics_for(client, other, timeout=1.4)) == 2 and slow.total() == before
+        assert len(await diagnostics_for(client, other, timeout=2.8)) == 2 and slow.total() == before
     finally:
         await stop(client)
         slow.__exit__(None, None, None)
