@@ -146,8 +146,8 @@ async def test_diagnostics_hover_and_quick_fix(client: LanguageClient) -> None:
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangePartial(range=edits[0].range, text=edits[0].new_text)]))
-    diagnostics = await diagnostics_for(client, uri)
-    assert [d.range.start.line for d in diagnostics] == [5]
+    diagnostics = await diagnostics_for(client, uri, until=lambda d: [x.range.start.line for x in d] == [5])
+    assert [d.code for d in diagnostics] == ["hallucinated-api"]
 
     client.diagnostics.pop(uri)
     client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=doc_id(uri)))
