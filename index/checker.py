@@ -7,7 +7,6 @@ variable, an f-string, a local path) are not judged: flagging them would be nois
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Literal
@@ -18,6 +17,7 @@ import tree_sitter
 from index.calls import CallSite
 from index.database import ApiDatabase
 from index.identity import CallIdentity, call_identity, canonical_callee, looks_like_hub_id
+from index.nearest import NearestIndex, is_placeholder
 
 Status = Literal["known", "hallucinated"]  # "wrong" (a known API, not the asked one) exists in evaluation only
 
@@ -40,9 +40,7 @@ class ApiChecker:
 
     def __init__(self, db: ApiDatabase) -> None:
         self.db = db
-        self._primaries: dict[str, list[str]] = {}
-        for namespace, primary in db.by_primary:
-            self._primaries.setdefault(namespace, []).append(primary)
+        self._nearest_index = NearestIndex(db.by_primary)
         self.nearest = lru_cache(maxsize=4096)(self._nearest)
 
     def _wanted(self, imports: dict[str, str]) -> Callable[[str], bool]:
@@ -57,14 +55,16 @@ class ApiChecker:
         return wanted
 
     def findings(
-        self, source: str | bytes, alternatives: bool = True, tree: tree_sitter.Tree | None = None
+        self, source: str | bytes, alternatives: bool = True, tree: tree_sitter.Tree | None = None,
+        imports: dict[str, str] | None = None,
     ) -> Iterator[Finding]:
         """Verdicts for every judged loader call in `source` (any Python text, broken or not).
 
-        `tree`: the source already parsed (an editor re-parses incrementally after each change).
+        `tree`: the source already parsed (an editor re-parses incrementally after each change). `imports`: the
+        file's imports when `source` is one piece of it (`index.chunked`).
         """
         tree = tree if tree is not None else self.db.parser.parse(source)
-        imports = self.db.parser.imports(tree)
+        imports = imports if imports is not None else self.db.parser.imports(tree)
         for call in self.db.parser.calls(tree, self._wanted(imports)):
             callee = canonical_callee(call.callee, imports)
             verdict = self.check_call(call, callee, alternatives)
@@ -108,19 +108,13 @@ class ApiChecker:
         return text
 
     def _nearest(self, namespace: str, primary: str, callee: str, n: int = 3) -> tuple[int, ...]:
-        """Up to `n` known APIs nearest by name, the same callee first (`resnet9000` -> `resnet50`, `resnet101`)."""
-        pool = self._primaries.get(namespace, [])
-        if namespace == "torchhub":
-            repo, _, model = primary.partition(":")
-            same_repo = [p for p in pool if p.startswith(repo + ":")]
-            names = difflib.get_close_matches(model, [p.split(":", 1)[1] for p in same_repo], n=n, cutoff=0.3)
-            matches = [f"{repo}:{m}" for m in names]
-            matches += [m for m in difflib.get_close_matches(primary, pool, n=n, cutoff=0.3) if m not in matches]
-        else:
-            matches = difflib.get_close_matches(primary, pool, n=n * 2, cutoff=0.3)
+        """Up to `n` known APIs nearest by id (`index.nearest`), for each id the record with the same callee."""
         out: list[int] = []
-        for match in matches:
-            indices = self.db.by_primary[(namespace, match)]
+        for match in self._nearest_index.nearest(namespace, primary, n * 2):
+            indices = [i for i in self.db.by_primary[(namespace, match)]
+                       if not is_placeholder(self.db.apis[i].api_call)]
+            if not indices:
+                continue
             best = next((i for i in indices if getattr(self.db.identities[i], "callee", None) == callee), indices[0])
             if best not in out:
                 out.append(best)
