@@ -6,6 +6,7 @@ strings are never taken for code. The call query runs in C; Python only looks at
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -68,16 +69,63 @@ def encode(source: bytes | str) -> bytes:
     return source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
 
 
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by binary search over slice comparisons (memcmp speed)."""
-    low, high = 0, min(len(a), len(b))
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def for_parser(data: bytes) -> bytes:
+    """The bytes tree-sitter is given: the same length and offsets, without what derails it.
+
+    A NUL byte makes tree-sitter's error recovery swallow the code after it (Python refuses such a file anyway), and
+    tree-sitter ends a line at `\\n` only, so after a lone `\\r` line end a comment would run on over the next line.
+    Each becomes one byte that Python reads the same way (a space, a `\\n`).
+    """
+    if b"\0" in data:
+        data = data.replace(b"\0", b" ")
+    if b"\r" in data:
+        data = _LONE_CR.sub(b"\n", data)
+    return data
+
+
+_BLOCK = 1 << 16
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix: block by block, then a binary search in the first block that differs."""
+    limit = min(len(a), len(b))
+    low = 0
+    while low + _BLOCK <= limit and a[low: low + _BLOCK] == b[low: low + _BLOCK]:
+        low += _BLOCK
+    high = min(limit, low + _BLOCK)
     while low < high:
         middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
+        if a[low:middle] == b[low:middle]:
             low = middle
         else:
             high = middle - 1
     return low
+
+
+def common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common suffix, at most `limit` bytes."""
+    limit = min(limit, len(a), len(b))
+    low = 0
+    while low + _BLOCK <= limit and a[len(a) - low - _BLOCK: len(a) - low] == b[len(b) - low - _BLOCK: len(b) - low]:
+        low += _BLOCK
+    high = min(limit, low + _BLOCK)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle: len(a) - low] == b[len(b) - middle: len(b) - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def changed_span(old: bytes, new: bytes) -> tuple[int, int, int]:
+    """(start, old end, new end) of the one span where `new` differs from `old`."""
+    start = common_prefix(old, new)
+    tail = common_suffix(old, new, min(len(old), len(new)) - start)
+    return start, len(old) - tail, len(new) - tail
 
 
 def _point(data: bytes, offset: int) -> tuple[int, int]:
@@ -106,17 +154,14 @@ class PythonCalls:
         return parser
 
     def parse(self, source: bytes | str) -> tree_sitter.Tree:
-        return self.parser.parse(encode(source))
+        return self.parser.parse(for_parser(encode(source)))
 
     def reparse(self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes) -> tree_sitter.Tree:
         """Parse `new_source` reusing the tree of `old_source`: after a keystroke only the edited region is redone.
 
-        The edit is the span between the common prefix and the common suffix of the two texts.
+        Both are `for_parser` bytes; the edit is the span between their common prefix and common suffix.
         """
-        start = _common_prefix(old_source, new_source)
-        limit = min(len(old_source), len(new_source)) - start
-        tail = _common_prefix(old_source[::-1][:limit], new_source[::-1][:limit])
-        old_end, new_end = len(old_source) - tail, len(new_source) - tail
+        start, old_end, new_end = changed_span(old_source, new_source)
         tree = old_tree.copy()
         tree.edit(
             start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old_source, start),

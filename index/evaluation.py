@@ -22,6 +22,7 @@ from index.answers import parse_answer, question_text
 from index.calls import PythonCalls
 from index.checker import ApiChecker
 from index.database import ApiDatabase
+from index.positions import split_lines
 
 Metric = Literal["gorilla", "strict"]
 HUB_OF_FILE = (("torchhub", "torchhub"), ("tensorflow", "tensorflowhub"), ("huggingface", "huggingface"))
@@ -60,9 +61,14 @@ class EvalResult(msgspec.Struct):
 def _json_lines(path: Path, what: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise EvalError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from exc
+    try:
+        lines = split_lines(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise EvalError(f"{path}: the {what} file is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                        f"{exc.start}); expected JSON lines") from exc
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

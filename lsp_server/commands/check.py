@@ -24,22 +24,29 @@ class Diagnostic(msgspec.Struct):
 
 
 def diagnostics_for(index, path: str, source: bytes) -> list[Diagnostic]:  # index: ApiIndex
-    """Hallucinated-call diagnostics for one file (0-based lines, characters in code points)."""
-    from index.positions import byte_to_column
+    """Hallucinated-call diagnostics for one file (0-based lines as the LSP counts them, characters in code points).
 
-    lines = source.split(b"\n")
+    A long file is checked in pieces (`index.chunked`: memory follows a piece, not the file); positions come from
+    byte offsets through `index.positions`, as in the server, whatever the file's line ends.
+    """
+    from index import chunked
+    from index.calls import for_parser
+    from index.positions import ByteMapper, Lines
+
+    hallucinated = [f for f in chunked.findings(index.checker, for_parser(source))
+                    if f.verdict.status == "hallucinated"]
+    if not hallucinated:
+        return []
+    where = ByteMapper(Lines(source.decode("utf-8", "surrogateescape")), source, "utf-32", "surrogateescape").positions(
+        offset for f in hallucinated for offset in (f.call.start_byte, f.call.end_byte))
     found: list[Diagnostic] = []
-    for finding in index.checker.findings(source):
-        verdict = finding.verdict
-        if verdict.status != "hallucinated":
-            continue
-        (row, col), (end_row, end_col) = finding.call.start, finding.call.end
+    for finding in hallucinated:
+        (line, character), (end_line, end_character) = where[finding.call.start_byte], where[finding.call.end_byte]
         found.append(
             Diagnostic(
-                path=path, line=row, character=byte_to_column(lines[row], col), end_line=end_row,
-                end_character=byte_to_column(lines[end_row], end_col), severity="warning",
-                code="hallucinated-api", message=index.checker.message(finding),
-                suggestions=index.checker.alternative_calls(verdict),
+                path=path, line=line, character=character, end_line=end_line, end_character=end_character,
+                severity="warning", code="hallucinated-api", message=index.checker.message(finding),
+                suggestions=index.checker.alternative_calls(finding.verdict),
             )
         )
     return found
