@@ -161,29 +161,52 @@ class PythonCalls:
 
         Both are `for_parser` bytes; the edit is the span between their common prefix and common suffix.
         """
+        return self.reparse_changes(old_source, old_tree, new_source)[0]
+
+    def reparse_changes(
+        self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes
+    ) -> tuple[tree_sitter.Tree, list[tuple[int, int]], tuple[int, int, int]]:
+        """`reparse`, with what changed: the byte ranges (in `new_source`) whose syntax changed, and the edited
+        span (start, old end, new end)."""
         start, old_end, new_end = changed_span(old_source, new_source)
-        tree = old_tree.copy()
-        tree.edit(
+        edited = old_tree.copy()
+        edited.edit(
             start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old_source, start),
             old_end_point=_point(old_source, old_end), new_end_point=_point(new_source, new_end),
         )
-        return self.parser.parse(new_source, tree)
+        tree = self.parser.parse(new_source, edited)
+        changed = [(r.start_byte, r.end_byte) for r in edited.changed_ranges(tree)]
+        return tree, changed, (start, old_end, new_end)
 
     def calls(
         self,
         source: bytes | str | tree_sitter.Tree,
         wanted: Callable[[str], bool] | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> list[CallSite]:
-        """Calls in source order; `wanted(callee)` filters before arguments are read (the cheap part first)."""
+        """Calls in source order; `wanted(callee)` filters before arguments are read (the cheap part first).
+
+        `ranges`: only the calls that overlap these byte ranges (what an edit changed).
+        """
         tree = source if isinstance(source, tree_sitter.Tree) else self.parse(source)
-        cursor = tree_sitter.QueryCursor(self._calls)
+        matches = []
+        for span in ranges if ranges is not None else [None]:
+            cursor = tree_sitter.QueryCursor(self._calls)
+            if span is not None:
+                cursor.set_byte_range(*span)
+            matches.extend(cursor.matches(tree.root_node))
         found: list[CallSite] = []
-        for _, captures in cursor.matches(tree.root_node):
+        seen: set[tuple[int, int]] = set()
+        for _, captures in matches:
+            call = captures["call"][0]
+            if ranges is not None:  # a call overlapping two ranges is matched twice
+                if (call.start_byte, call.end_byte) in seen:
+                    continue
+                seen.add((call.start_byte, call.end_byte))
             fn = captures["fn"][0]
             callee = "".join(_text(fn).split())
             if wanted is not None and not wanted(callee):
                 continue
-            call = captures["call"][0]
             found.append(
                 CallSite(
                     callee=callee,

@@ -56,16 +56,17 @@ class ApiChecker:
 
     def findings(
         self, source: str | bytes, alternatives: bool = True, tree: tree_sitter.Tree | None = None,
-        imports: dict[str, str] | None = None,
+        imports: dict[str, str] | None = None, ranges: list[tuple[int, int]] | None = None,
     ) -> Iterator[Finding]:
         """Verdicts for every judged loader call in `source` (any Python text, broken or not).
 
         `tree`: the source already parsed (an editor re-parses incrementally after each change). `imports`: the
-        file's imports when `source` is one piece of it (`index.chunked`).
+        file's imports when `source` is one piece of it (`index.chunked`) or when they are known unchanged.
+        `ranges`: only the calls overlapping these byte ranges (what an edit changed).
         """
         tree = tree if tree is not None else self.db.parser.parse(source)
         imports = imports if imports is not None else self.db.parser.imports(tree)
-        for call in self.db.parser.calls(tree, self._wanted(imports)):
+        for call in self.db.parser.calls(tree, self._wanted(imports), ranges):
             callee = canonical_callee(call.callee, imports)
             verdict = self.check_call(call, callee, alternatives)
             if verdict is not None:

@@ -1,9 +1,9 @@
 """Diagnostics: every hallucinated hub call in a document, published after a short debounce and cleared on close.
 
-The check runs on a check worker on a snapshot of the text; its result (an `Analysis`) is kept per document version
-so hover and code actions reuse it instead of checking again. A check whose version has been superseded stops at the
-next checkpoint (a long document is checked in pieces: `index.chunked`). Positions come from byte offsets through
-`index.positions`, never from tree-sitter rows, so they are the editor's whatever the line ends.
+The check (`lsp_server.analysis`) runs on a check worker on a snapshot of the text; its result is kept per document
+version so hover and code actions reuse it instead of checking again. A check whose version has been superseded
+stops at the next checkpoint. Diagnostics are sent as plain JSON, their texts kept per call: 1,000 of them cost a
+`json.dumps`, not 1,000 converted objects.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from lsprotocol import types
 
-from index import chunked
-from index.calls import encode, for_parser
-from index.cancel import Cancelled, checkpoint
-from index.positions import ByteMapper, Encoding, Lines
+from index.cancel import Cancelled
+from index.positions import Encoding
+from lsp_server.analysis import Analysis, analyse
 
 if TYPE_CHECKING:
     from index.api_index import ApiIndex
@@ -38,80 +35,39 @@ _SEVERITY = {
     "information": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-
-
-class Judged(msgspec.Struct, frozen=True):
-    """A checked call and its range in client units."""
-
-    finding: Finding
-    range: types.Range
-
-
-class Analysis(msgspec.Struct):
-    version: int | None
-    index: ApiIndex
-    encoding: str
-    judged: list[Judged]
-    source: bytes = b""  # the text as tree-sitter was given it (`for_parser`)
-    tree: Any = None  # the tree-sitter tree of `source` (short texts), reused to parse the next version incrementally
-    pieces: list[chunked.Piece] | None = None  # the checked pieces of `source` (long texts), reused the same way
-    lines: Lines | None = None  # the text the analysis is of
-
-    def hallucinated(self) -> list[Judged]:
-        return [j for j in self.judged if j.finding.verdict.status == "hallucinated"]
-
-    def at(self, line: int, character: int) -> Judged | None:
-        for judged in self.judged:
-            if _contains(judged.range, line, character):
-                return judged
-        return None
-
-
-def _contains(r: types.Range, line: int, character: int) -> bool:
-    return (r.start.line, r.start.character) <= (line, character) <= (r.end.line, r.end.character)
-
-
-def analyse(
-    index: ApiIndex, text: str | Lines, encoding: Encoding, version: int | None, previous: Analysis | None = None,
-    cancelled: Callable[[], bool] | None = None,
-) -> Analysis:
-    """Check every hub call in a text (worker thread); with the previous analysis, parse only what changed."""
-    checkpoint(cancelled)
-    lines = text if isinstance(text, Lines) else Lines(text)
-    data = for_parser(encode(lines.text))
-    reuse = previous is not None and previous.index.checker is index.checker
-    tree = pieces = None
-    if len(data) > chunked.LARGE:
-        old = (previous.source, previous.pieces) if reuse and previous.pieces is not None else None
-        findings, pieces = chunked.scan(index.checker, data, old, cancelled)
-    else:
-        parser = index.db.parser
-        if reuse and previous.tree is not None:
-            tree = parser.reparse(previous.source, previous.tree, data)
-        else:
-            tree = parser.parse(data)
-        findings = list(index.checker.findings(data, tree=tree))
-    checkpoint(cancelled)
-    where = ByteMapper(lines, data, encoding).positions(
-        offset for f in findings for offset in (f.call.start_byte, f.call.end_byte))
-    judged = [Judged(f, types.Range(types.Position(*where[f.call.start_byte]), types.Position(*where[f.call.end_byte])))
-              for f in findings]
-    return Analysis(version, index, encoding, judged, data, tree, pieces, lines)
+_TEXTS_KEPT = 50_000  # diagnostic texts remembered per call (cleared past this)
 
 
 def message_for(index: ApiIndex, finding: Finding) -> str:
     return index.checker.message(finding)
 
 
-def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[types.Diagnostic]:
-    severity = _SEVERITY[ls.settings.diagnostics.severity]
-    return [
-        types.Diagnostic(
-            range=j.range, message=message_for(analysis.index, j.finding), severity=severity, code=CODE,
-            source=SOURCE, data={"alternatives": analysis.index.checker.alternative_calls(j.finding.verdict)},
-        )
-        for j in analysis.hallucinated()
-    ]
+def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[dict[str, Any]]:
+    """The LSP `Diagnostic`s of an analysis, as JSON-ready dicts."""
+    severity = int(_SEVERITY[ls.settings.diagnostics.severity])
+    texts = ls.diagnostic_texts
+    if len(texts) > _TEXTS_KEPT:
+        texts.clear()
+    out = []
+    for judged in analysis.hallucinated():
+        finding = judged.finding
+        key = (analysis.index.checker, finding.call.text, finding.verdict)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = (message_for(analysis.index, finding),
+                                 {"alternatives": analysis.index.checker.alternative_calls(finding.verdict)})
+        line, character, end_line, end_character = judged.span
+        out.append({"range": {"start": {"line": line, "character": character},
+                              "end": {"line": end_line, "character": end_character}},
+                    "message": text[0], "severity": severity, "code": CODE, "source": SOURCE, "data": text[1]})
+    return out
+
+
+def _send(ls: GorillaLanguageServer, uri: str, version: int | None, diagnostics: list[dict[str, Any]]) -> None:
+    params: dict[str, Any] = {"uri": uri, "diagnostics": diagnostics}
+    if version is not None:
+        params["version"] = version
+    ls.protocol.send_json({"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, "params": params})
 
 
 async def current_analysis(ls: GorillaLanguageServer, uri: str, follow: bool = True) -> Analysis | None:
@@ -176,15 +132,13 @@ async def publish(ls: GorillaLanguageServer, uri: str) -> None:
         return
     version = doc.version
     if not ls.settings.diagnostics.enabled:
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=version))
+        _send(ls, uri, version, [])
         return
     analysis = await current_analysis(ls, uri, follow=False)
     doc = ls.document(uri)
     if analysis is None or doc is None or doc.version != version or uri in ls.diagnostic_timers:
         return  # closed or edited meanwhile: the newer change publishes
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=uri, diagnostics=to_diagnostics(ls, analysis), version=version)
-    )
+    _send(ls, uri, version, to_diagnostics(ls, analysis))
 
 
 def schedule(ls: GorillaLanguageServer, uri: str, delay: float | None = None) -> None:
@@ -221,4 +175,4 @@ def did_close(ls: GorillaLanguageServer, params: types.DidCloseTextDocumentParam
         timer.cancel()
     ls.analyses.pop(uri, None)
     ls.checking.pop(uri, None)
-    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    _send(ls, uri, None, [])

@@ -40,7 +40,7 @@ from lsp_server.transport import Body, Broken, Event, FrameDecoder, Skipped, par
 if TYPE_CHECKING:
     from engine.pipeline import CandidateSource, CompletionPipeline
     from index.api_index import ApiIndex
-    from lsp_server.diagnostics import Analysis
+    from lsp_server.analysis import Analysis
 
 log = logging.getLogger("gorilla_lsp.server")
 T = TypeVar("T")
@@ -100,6 +100,10 @@ class GorillaProtocol(LanguageServerProtocol):
             log.debug("request %s cancelled by the client", msg_id)
         super()._send_handler_result(future, msg_id=msg_id)
 
+    def send_json(self, message: dict[str, Any]) -> None:
+        """Send a message already in JSON shape (no cattrs conversion: 1,000 diagnostics are one `json.dumps`)."""
+        self._send_data(message)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         future = self._request_futures.pop(msg_id, None)
         if future is None:
@@ -152,6 +156,7 @@ class GorillaLanguageServer(LanguageServer):
         self.comments = CommentFinder()  # its parser is per thread
         self.analyses: dict[str, Analysis] = {}
         self.checking: dict[str, tuple[Any, asyncio.Future[Analysis]]] = {}
+        self.diagnostic_texts: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
         self.diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self.completion_tokens: dict[str, threading.Event] = {}
         self.model_generation = 0

@@ -163,18 +163,15 @@ class FrameDecoder:
             if self.headers:
                 self._end_of_headers(events)
             return True
-        header = _HEADER.fullmatch(line)
-        if header is None:
-            match = _LENGTH_HEADER.search(line)
-            if match is None:
-                events.append(Skipped(f"dropped a line that is not a message header: {_preview(line)}"))
-                return True
+        match = _LENGTH_HEADER.search(line)
+        if match is not None and match.start() > 0:  # the rest of a message longer than its Content-Length said
             events.append(Skipped(f"dropped {match.start()} bytes before a header: {_preview(line)}"))
             self.headers.clear()
             line = line[match.start():]
-            header = _HEADER.fullmatch(line)
-            if header is None:
-                return True
+        header = _HEADER.fullmatch(line)
+        if header is None:
+            events.append(Skipped(f"dropped a line that is not a message header: {_preview(line)}"))
+            return True
         name, value = header.group(1).lower(), header.group(2)
         if name == b"content-length" and name in self.headers and self.headers[name] != value:
             events.append(Broken(f"two different Content-Length headers ({self.headers[name]!r}, {value!r})"))

@@ -1,0 +1,142 @@
+"""One checked version of a document: every judged hub call and where it is, in the client's units.
+
+Checking is incremental. A short text keeps its tree-sitter tree: after an edit only the edited lines and the ranges
+whose syntax changed are searched for calls again, the calls before them are kept as they are and those after them
+are shifted, so a keystroke in a file with 1,000 invented calls re-judges the few near the cursor. A long text is
+checked in pieces (`index.chunked`). Positions come from byte offsets through `index.positions`, never from
+tree-sitter rows, so they are the editor's whatever the line ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import tree_sitter
+from lsprotocol import types
+
+from index import chunked
+from index.calls import encode, for_parser
+from index.cancel import checkpoint
+from index.positions import ByteMapper, Encoding, Lines
+
+if TYPE_CHECKING:
+    from index.api_index import ApiIndex
+    from index.checker import Finding
+
+
+class Judged(msgspec.Struct, frozen=True):
+    """A checked call and where it is: (start line, start character, end line, end character), client units."""
+
+    finding: Finding
+    span: tuple[int, int, int, int]
+
+    @property
+    def range(self) -> types.Range:
+        return types.Range(types.Position(self.span[0], self.span[1]), types.Position(self.span[2], self.span[3]))
+
+    def contains(self, line: int, character: int) -> bool:
+        return self.span[:2] <= (line, character) <= self.span[2:]
+
+
+class Analysis(msgspec.Struct):
+    version: int | None
+    index: ApiIndex
+    encoding: str
+    judged: list[Judged]
+    source: bytes = b""  # the text as tree-sitter was given it (`for_parser`)
+    tree: Any = None  # the tree-sitter tree of `source` (short texts), reused to parse the next version incrementally
+    pieces: list[chunked.Piece] | None = None  # the checked pieces of `source` (long texts), reused the same way
+    lines: Lines | None = None  # the text the analysis is of
+    imports: dict[str, str] | None = None  # the file's imports, as the calls were judged with them
+
+    def hallucinated(self) -> list[Judged]:
+        return [j for j in self.judged if j.finding.verdict.status == "hallucinated"]
+
+    def at(self, line: int, character: int) -> Judged | None:
+        for judged in self.judged:
+            if judged.contains(line, character):
+                return judged
+        return None
+
+
+def _placed(findings: list[Finding], lines: Lines, data: bytes, encoding: Encoding) -> list[Judged]:
+    where = ByteMapper(lines, data, encoding).positions(
+        offset for f in findings for offset in (f.call.start_byte, f.call.end_byte))
+    return [Judged(f, (*where[f.call.start_byte], *where[f.call.end_byte])) for f in findings]
+
+
+def _shifted(judged: Judged, delta: int, rows: int) -> Judged:
+    """A kept call after an edit: `delta` bytes and `rows` lines further, on a line the edit did not touch."""
+    call = judged.finding.call
+    moved = msgspec.structs.replace(call, start_byte=call.start_byte + delta, end_byte=call.end_byte + delta,
+                                    start=(call.start[0] + rows, call.start[1]), end=(call.end[0] + rows, call.end[1]))
+    line, character, end_line, end_character = judged.span
+    return Judged(msgspec.structs.replace(judged.finding, call=moved), (line + rows, character, end_line + rows,
+                                                                        end_character))
+
+
+def _after_edit(
+    index: ApiIndex, previous: Analysis, data: bytes, tree: tree_sitter.Tree, changed: list[tuple[int, int]],
+    span: tuple[int, int, int], lines: Lines, encoding: Encoding,
+) -> list[Judged] | None:
+    """The previous analysis brought up to date; None when the edit may have changed the file's imports."""
+    start, old_end, new_end = span
+    old = previous.source
+    low = data.rfind(b"\n", 0, start) + 1  # the edited lines, whole
+    stop = data.find(b"\n", new_end)
+    high = len(data) if stop < 0 else stop
+    delta = new_end - old_end
+    touched = [(low, high), *changed]
+    if previous.imports is None or b"import" in old[low: high - delta] or any(b"import" in data[a:b]
+                                                                               for a, b in touched):
+        return None
+    rows = data.count(b"\n", start, new_end) - old.count(b"\n", start, old_end)
+
+    def untouched(a: int, b: int) -> bool:
+        return all(b < lo or a > hi for lo, hi in changed)
+
+    kept: dict[tuple[int, int], Judged] = {}
+    for judged in previous.judged:
+        call = judged.finding.call
+        if call.end_byte < low and untouched(call.start_byte, call.end_byte):
+            kept[call.start_byte, call.end_byte] = judged
+        elif call.start_byte > high - delta and untouched(call.start_byte + delta, call.end_byte + delta):
+            moved = _shifted(judged, delta, rows)
+            kept[moved.finding.call.start_byte, moved.finding.call.end_byte] = moved
+    fresh = list(index.checker.findings(b"", tree=tree, imports=previous.imports, ranges=touched))
+    for judged in _placed(fresh, lines, data, encoding):
+        kept[judged.finding.call.start_byte, judged.finding.call.end_byte] = judged
+    return [kept[key] for key in sorted(kept)]
+
+
+def analyse(
+    index: ApiIndex, text: str | Lines, encoding: Encoding, version: int | None, previous: Analysis | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Analysis:
+    """Check every hub call in a text (worker thread); with the previous analysis, only what the edit changed."""
+    checkpoint(cancelled)
+    lines = text if isinstance(text, Lines) else Lines(text)
+    data = for_parser(encode(lines.text))
+    reuse = previous if previous is not None and previous.index.checker is index.checker else None
+    checker, parser = index.checker, index.db.parser
+    tree = pieces = None
+    if len(data) > chunked.LARGE:
+        old = (reuse.source, reuse.pieces) if reuse is not None and reuse.pieces is not None else None
+        findings, pieces = chunked.scan(checker, data, old, cancelled)
+        checkpoint(cancelled)
+        imports = pieces[-1].used if pieces else {}
+        return Analysis(version, index, encoding, _placed(findings, lines, data, encoding), data, None, pieces,
+                        lines, imports)
+    judged = None
+    if reuse is not None and reuse.tree is not None:
+        tree, changed, span = parser.reparse_changes(reuse.source, reuse.tree, data)
+        judged = _after_edit(index, reuse, data, tree, changed, span, lines, encoding)
+        imports = reuse.imports
+    else:
+        tree = parser.parse(data)
+    if judged is None:
+        imports = parser.imports(tree)
+        judged = _placed(list(checker.findings(data, tree=tree, imports=imports)), lines, data, encoding)
+    return Analysis(version, index, encoding, judged, data, tree, pieces, lines, imports)
