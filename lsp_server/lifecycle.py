@@ -83,6 +83,7 @@ def initialize(ls: GorillaLanguageServer, params: types.InitializeParams) -> Non
 
 async def initialized(ls: GorillaLanguageServer, params: types.InitializedParams) -> None:
     ls.reload_lock = asyncio.Lock()
+    ls.started = True
     for problem in ls.pending_problems:
         ls.show(f"{problem}; using the default instead")
     ls.pending_problems = []
@@ -137,6 +138,7 @@ def _install(ls: GorillaLanguageServer, index: ApiIndex) -> None:
         ls.analyses.clear()  # judged against other APIs (the hybrid upgrade keeps the checker and its analyses)
     ls.index = index
     ls.pipeline = CompletionPipeline(index, ls.model)
+    ls.index_installed.set()
 
 
 def _report_load(ls: GorillaLanguageServer, index: ApiIndex, first: bool) -> None:

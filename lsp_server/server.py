@@ -149,6 +149,8 @@ class GorillaLanguageServer(LanguageServer):
         self.workers = Workers()
         self.index: ApiIndex | None = None
         self.index_loaded: Future[ApiIndex] | None = None
+        self.index_installed = asyncio.Event()  # set once `index` and `pipeline` serve (see lifecycle._install)
+        self.started = False  # `initialized` arrived: the start-up task runs
         self.preloaded_paths: list[Any] | None = None
         self.model: CandidateSource | None = None
         self.encoder: Any = None  # the sentence encoder, once hybrid retrieval is up
@@ -185,12 +187,15 @@ class GorillaLanguageServer(LanguageServer):
         return task
 
     async def get_index(self) -> ApiIndex | None:
-        """The current index, waiting for the first load if it is still running."""
+        """The current index, waiting for the first load if it is still running (and for it to be installed: a
+        request right after `initialized` must not find the database loaded but not yet serving)."""
         if self.index is None and self.index_loaded is not None:
             try:
                 await asyncio.wrap_future(self.index_loaded)
-            except Exception:  # reported by the loader task
-                return None
+            except Exception:  # reported by the start-up task, which installs an empty index
+                pass
+            if self.started:  # the start-up task installs the index (an empty one if loading failed)
+                await self.index_installed.wait()
         return self.index
 
     # --- documents -------------------------------------------------------------------------------------------
