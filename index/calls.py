@@ -128,7 +128,8 @@ def changed_span(old: bytes, new: bytes) -> tuple[int, int, int]:
     return start, len(old) - tail, len(new) - tail
 
 
-def _point(data: bytes, offset: int) -> tuple[int, int]:
+def point(data: bytes, offset: int) -> tuple[int, int]:
+    """tree-sitter's point (row, byte column) of an offset."""
     row = data.count(b"\n", 0, offset)
     return row, offset - (data.rfind(b"\n", 0, offset) + 1)
 
@@ -171,8 +172,8 @@ class PythonCalls:
         start, old_end, new_end = changed_span(old_source, new_source)
         edited = old_tree.copy()
         edited.edit(
-            start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old_source, start),
-            old_end_point=_point(old_source, old_end), new_end_point=_point(new_source, new_end),
+            start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=point(old_source, start),
+            old_end_point=point(old_source, old_end), new_end_point=point(new_source, new_end),
         )
         tree = self.parser.parse(new_source, edited)
         changed = [(r.start_byte, r.end_byte) for r in edited.changed_ranges(tree)]

@@ -75,9 +75,13 @@ class _Namespace:
                 postings.setdefault(gram, []).append(i)
         self.postings = {g: np.array(ids, dtype=np.int32) for g, ids in postings.items()}
         parts = [owner_and_name(namespace, k) for k in keys]
-        self.owners = np.array([owner for owner, _ in parts], dtype=object)
+        # Owners and families as small integers: comparing them is one vectorised `==`.
+        self.owner_codes: dict[str, int] = {}
+        self.owners = np.array([self.owner_codes.setdefault(o, len(self.owner_codes)) for o, _ in parts], np.int32)
+        self.family_codes: dict[str, int] = {}
+        self.families = np.array([self.family_codes.setdefault(family(n), len(self.family_codes)) for _, n in parts],
+                                 np.int32)
         self.histograms = np.stack([_histogram(name) for _, name in parts]) if parts else np.zeros((0, 128))
-        self.families = np.array([family(name) for _, name in parts], dtype=object)
 
     def nearest(self, primary: str, n: int) -> list[str]:
         grams = _trigrams(primary)
@@ -89,10 +93,10 @@ class _Namespace:
         owner, name = owner_and_name(self.namespace, primary)
         kind = family(name)
         score = dice.copy()
-        if owner:
-            score += SAME_OWNER_BONUS * (self.owners == owner)
-        if kind:
-            score += SAME_FAMILY_BONUS * (self.families == kind)
+        if owner and owner in self.owner_codes:
+            score += SAME_OWNER_BONUS * (self.owners == self.owner_codes[owner])
+        if kind and kind in self.family_codes:
+            score += SAME_FAMILY_BONUS * (self.families == self.family_codes[kind])
         score[(dice < MIN_SHARED) | (score < CUTOFF)] = -1.0
         count = min(RERANKED, int(np.count_nonzero(score > 0)))
         if count == 0:

@@ -136,6 +136,7 @@ def _install(ls: GorillaLanguageServer, index: ApiIndex) -> None:
 
     if ls.index is None or ls.index.checker is not index.checker:
         ls.analyses.clear()  # judged against other APIs (the hybrid upgrade keeps the checker and its analyses)
+        ls.diagnostic_texts.clear()
     ls.index = index
     ls.pipeline = CompletionPipeline(index, ls.model)
     ls.index_installed.set()

@@ -60,3 +60,45 @@ def test_an_edit_far_from_the_calls_keeps_them(api_index: ApiIndex) -> None:
     moved = [j for j in second.judged if j.span[0] > 14]
     assert moved and [(j.span[0], j.finding.call.text) for j in moved] == [
         (j.span[0] + 1, j.finding.call.text) for j in after]
+
+
+CLEAN_LINES = [
+    "y = 1", "m = torch.hub.load('pytorch/vision', 'resnet_new')", "def f(x):\n    return AutoModel.from_pretrained('a/b')",
+    "z = hub.KerasLayer('https://tfhub.dev/google/x/1')  # é", "", "# a comment with torch.hub.load('a/b', 'c')",
+    "class C:\n    m = pipeline('fill-mask', model='nobody/m')\n    n = 2", "s = '''\ntorch.hub.load('a/b', 'c')\n'''",
+]
+
+
+def test_clean_edits_take_the_window_and_agree_with_a_fresh_check(api_index: ApiIndex) -> None:
+    from lsp_server import analysis
+
+    taken = []
+    window = analysis._in_window
+
+    def spy(*args):  # noqa: ANN002, ANN202
+        result = window(*args)
+        taken.append(result is not None)
+        return result
+
+    analysis._in_window = spy
+    try:
+        rng = random.Random(3)
+        lines = document(300).split("\n")
+        current = analyse(api_index, "\n".join(lines), "utf-16", 1)
+        for version in range(2, 120):
+            at = rng.randrange(3, len(lines))  # below the imports
+            action = rng.random()
+            if action < 0.4:
+                lines[at] = rng.choice(CLEAN_LINES)
+            elif action < 0.7:
+                lines.insert(at, rng.choice(CLEAN_LINES))
+            elif action < 0.85:
+                del lines[at]
+            else:
+                lines[at] = lines[at].replace("9", "8").replace("invented", "made-up")
+            text = "\n".join(lines)
+            current = analyse(api_index, text, "utf-16", version, current)
+            assert signature(current) == signature(analyse(api_index, text, "utf-16", version)), version
+    finally:
+        analysis._in_window = window
+    assert sum(taken) > 0.8 * len(taken)  # the fast path did the work
