@@ -243,7 +243,7 @@ async def measure(api_db: str, completions: int, hybrid: bool) -> list[tuple[str
     return rows
 
 
-# --- load: a server under pressure -----------------------------------------------------------------------------------
+# --- load: a server under pressure ------------------------------------------------------------------------------------
 
 SMALL_DOC = "import torch\n\n# classify images of dogs and cats\n\n"
 INVENTED_CALLS = [
@@ -460,7 +460,7 @@ async def measure_load(api_db: str) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-# --- cli: `gorilla-lsp check` ------------------------------------------------------------------------------------------
+# --- cli: `gorilla-lsp check` -----------------------------------------------------------------------------------------
 
 def run_check(api_db: str, path: Path) -> tuple[float, float, int]:
     """Seconds, peak RSS (MB) and exit code of `gorilla-lsp check PATH` in a process of its own."""

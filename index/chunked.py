@@ -4,9 +4,9 @@ A tree-sitter tree costs about 36 bytes per byte of source (a 10 MB file: 360 MB
 whole length (1.8 s for 10 MB: nothing else in the process runs meanwhile). Past `LARGE` bytes a text is cut into
 pieces of about `PIECE` bytes at top-level statements; each is parsed, checked and dropped on its own. A cut is kept
 only where the piece before it parses without an error (so not inside a string, brackets or a statement), so a piece
-parses as it does within the whole file. Between two versions of a document the pieces the edit did not touch are reused,
-and the piece it touched is cut again at the old cut after it when that is still clean, so one keystroke re-parses
-one piece.
+parses as it does within the whole file. Between two versions of a document the pieces the edit did not touch are
+reused, and the piece it touched is cut again at the old cut after it when that is still clean, so one keystroke
+re-parses one piece.
 """
 
 from __future__ import annotations

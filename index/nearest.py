@@ -4,8 +4,8 @@
 difflib on whole TF Hub URLs costs 0.2 ms a pair. Here candidates are scored by the Dice coefficient of character
 trigrams, counted from posting lists in one `bincount`, plus a bonus for the same organisation / repository and for
 the same model family, so `acme/bert-large-v9` suggests BERTs and `pytorch/vision:resnet9000` the vision repo's
-ResNets; the best few are then ordered by the characters their model names share. Placeholder records (`model_id`, `<name>`, `{ticker}`, `your_model`) are never suggested: they are
-documentation, not APIs.
+ResNets; the best few are then ordered by the characters their model names share. Placeholder records (`model_id`,
+`<name>`, `{ticker}`, `your_model`) are never suggested: they are documentation, not APIs.
 """
 
 from __future__ import annotations

@@ -338,7 +338,9 @@ class GorillaLanguageServer(LanguageServer):
         threading.Thread(target=self._read_stdio, args=(stdin,), name="gorilla-stdin", daemon=True).start()
         await self._dispatch()
 
-    def start_io(self, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> int:  # type: ignore[override]
+    def start_io(  # type: ignore[override]
+        self, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None
+    ) -> int:
         """Serve over stdio until `exit` or the end of the input; the exit code."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))

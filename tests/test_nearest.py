@@ -37,13 +37,15 @@ def test_same_repository_and_family_first(api_index: ApiIndex) -> None:
     assert "facebook/bart-large-cnn" in found[0] and all("facebook/" in a for a in found)
     found = alternatives(api_index, "AutoModel.from_pretrained('acme/bert-invented-1')")
     assert found and all("bert" in a.lower() for a in found)
-    found = alternatives(api_index, "hub.KerasLayer('https://tfhub.dev/google/imagenet/mobilenet_v9_1/feature_vector/4')")
+    url = "https://tfhub.dev/google/imagenet/mobilenet_v9_1/feature_vector/4"
+    found = alternatives(api_index, f"hub.KerasLayer('{url}')")
     assert all("mobilenet" in a and "feature_vector" in a for a in found)
 
 
 def test_owner_name_and_family() -> None:
     assert owner_and_name("torchhub", "pytorch/vision:resnet50") == ("pytorch/vision", "resnet50")
-    assert owner_and_name("tfhub", "https://tfhub.dev/google/imagenet/mobilenet_v2/4") == ("google", "imagenet/mobilenet_v2")
+    url = "https://tfhub.dev/google/imagenet/mobilenet_v2/4"
+    assert owner_and_name("tfhub", url) == ("google", "imagenet/mobilenet_v2")
     assert owner_and_name("hf", "bert-base-uncased") == ("", "bert-base-uncased")
     assert family("resnet9000") == "resnet" and family("bert-base-uncased") == "bert"
 

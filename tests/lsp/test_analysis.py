@@ -63,7 +63,8 @@ def test_an_edit_far_from_the_calls_keeps_them(api_index: ApiIndex) -> None:
 
 
 CLEAN_LINES = [
-    "y = 1", "m = torch.hub.load('pytorch/vision', 'resnet_new')", "def f(x):\n    return AutoModel.from_pretrained('a/b')",
+    "y = 1", "m = torch.hub.load('pytorch/vision', 'resnet_new')",
+    "def f(x):\n    return AutoModel.from_pretrained('a/b')",
     "z = hub.KerasLayer('https://tfhub.dev/google/x/1')  # é", "", "# a comment with torch.hub.load('a/b', 'c')",
     "class C:\n    m = pipeline('fill-mask', model='nobody/m')\n    n = 2", "s = '''\ntorch.hub.load('a/b', 'c')\n'''",
 ]
