@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import json
 import logging
 import os
 import select
@@ -107,7 +108,10 @@ class GorillaProtocol(LanguageServerProtocol):
         2 ms, not the 11 ms of `json.dumps` after the conversion)."""
         if self.writer is None:
             return
-        body = msgspec.json.encode(message)
+        try:
+            body = msgspec.json.encode(message)
+        except UnicodeEncodeError:  # a lone surrogate from the editor's text: JSON can carry it escaped
+            body = json.dumps(message).encode("ascii")
         if self._include_headers:
             body = b"Content-Length: %d\r\n\r\n" % len(body) + body
         try:

@@ -184,3 +184,23 @@ async def test_a_storm_of_random_edits_ends_where_check_does(vscode: LanguageCli
     # reopening the same text gives the same diagnostics
     await open_doc(vscode, "file:///work/storm-reopened.py", text)
     assert served(await diagnostics_for(vscode, "file:///work/storm-reopened.py")) == expected
+
+
+async def test_a_lone_surrogate_inside_an_invented_call(vscode: LanguageClient) -> None:
+    uri = "file:///work/surrogate-call.py"
+    call = "torch.hub.load('pytorch/vision', 'res\ud800net')"
+    await open_doc(vscode, uri, f"import torch\nm = {call}\n")
+    (diagnostic,) = await diagnostics_for(vscode, uri)
+    assert "'res" in diagnostic.message  # the lone surrogate counts as one UTF-16 unit, as the editor counts it
+    assert diagnostic.range == types.Range(types.Position(1, 4), types.Position(1, 4 + len(call)))
+
+
+def test_a_message_holding_a_lone_surrogate_is_still_sent() -> None:
+    from lsp_server.server import create_server
+
+    sent: list[bytes] = []
+    server = create_server()
+    server.protocol.set_writer(type("Writer", (), {"write": lambda self, data: sent.append(data)})())
+    server.protocol.send_json({"jsonrpc": "2.0", "method": "x", "params": {"text": "a\ud800b"}})
+    header, _, body = sent[0].partition(b"\r\n\r\n")
+    assert json.loads(body)["params"]["text"] == "a\ud800b" and header == b"Content-Length: %d" % len(body)
