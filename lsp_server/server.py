@@ -310,6 +310,13 @@ class GorillaLanguageServer(LanguageServer):
 
     def _read_stdio(self, stream: IO[bytes]) -> None:
         """The reader thread: bytes from stdin through a `FrameDecoder` to the loop."""
+        try:
+            self._read_frames(stream)
+        except Exception as exc:  # a bug here would leave the client waiting forever: end the process instead
+            log.exception("reading the client's messages failed")
+            self._deliver(Broken(f"the reader failed: {exc!r}"))
+
+    def _read_frames(self, stream: IO[bytes]) -> None:
         decoder = FrameDecoder()
         try:
             fd: int | None = stream.fileno()
@@ -365,7 +372,11 @@ class GorillaLanguageServer(LanguageServer):
                     return
                 connected.set()
                 self.protocol.set_writer(writer)  # type: ignore[arg-type]
-                await _read_stream(reader, self._deliver)
+                try:
+                    await _read_stream(reader, self._deliver)
+                except Exception as exc:  # as on stdio: end the process rather than leave the client waiting
+                    log.exception("reading the client's messages failed")
+                    self._deliver(Broken(f"the reader failed: {exc!r}"))
 
             server = await asyncio.start_server(connection, host, port)
             log.info("serving on %s", ", ".join(str(s.getsockname()) for s in server.sockets))

@@ -191,9 +191,10 @@ class FrameDecoder:
             events.append(Broken(f"Content-Length {_preview(value)} is not a number of bytes: where the message "
                                  "ends cannot be known"))
             return
-        length = int(value)
+        length = int(value) if len(value) <= 18 else self.max_body + 1  # not a 4,300-digit int() either
         if length > self.max_body:
-            events.append(Broken(f"Content-Length {length} is beyond the {self.max_body}-byte limit of a message"))
+            events.append(Broken(f"Content-Length {_preview(value, 30)} is beyond the {self.max_body}-byte limit of "
+                                 "a message"))
             return
         self.length = length
 

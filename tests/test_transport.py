@@ -68,6 +68,7 @@ def test_junk_between_messages_is_skipped() -> None:
     (b"Content-Length: abc\r\n\r\n", "not a number"),
     (b"Content-Length: -5\r\n\r\n", "not a number"),
     (b"Content-Length: 99999999999999999999999999\r\n\r\n", "beyond"),
+    (b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n", "beyond"),
     (b"Content-Type: text/plain\r\n\r\n", "without Content-Length"),
     (b"Content-Length: 5\r\nContent-Length: 6\r\n\r\n", "two different"),
 ])
