@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Encoding = Literal["utf-8", "utf-16", "utf-32"]
 LINE_END = re.compile(r"\r\n?|\n")
@@ -22,6 +23,8 @@ _SCAN = 1 << 20  # code points per slice when scanning a text for line ends (bou
 
 def line_starts(text: str) -> np.ndarray:
     """Offsets (code points) where each line starts; the first is 0, a text ending in a line end has an empty last."""
+    import numpy as np  # here, not at import: the server answers `initialize` before numpy loads
+
     ends: list[np.ndarray] = []
     returns: list[np.ndarray] = []
     ascii_text = text.isascii()
@@ -50,6 +53,8 @@ def split_lines(text: str) -> list[str]:
 
 def _widths(text: str, encoding: Encoding) -> np.ndarray:
     """Client units of each code point (lone surrogates count as the editor sent them: one UTF-16 unit)."""
+    import numpy as np
+
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if encoding == "utf-16":
         return 1 + (codes > 0xFFFF).astype(np.int64)
@@ -69,6 +74,8 @@ def column_from_units(line: str, character: int, encoding: Encoding) -> int:
         return 0
     if encoding == "utf-32" or line.isascii():
         return min(character, len(line))
+    import numpy as np
+
     reached = np.cumsum(_widths(line, encoding))  # units after each code point
     return min(int(np.searchsorted(reached, character, side="left")) + 1, len(line))
 
@@ -114,6 +121,8 @@ class Lines(Sequence[str]):
         return end
 
     def row_of(self, offset: int) -> int:
+        import numpy as np
+
         return int(np.searchsorted(self.starts, offset, side="right")) - 1
 
     def offset(self, line: int, character: int, encoding: Encoding) -> int:
@@ -133,6 +142,8 @@ class Lines(Sequence[str]):
 
     def edit(self, start: int, end: int, new: str) -> Lines:
         """The text with [start, end) replaced by `new`; only the line starts near the edit are scanned again."""
+        import numpy as np
+
         text = self.text[:start] + new + self.text[end:]
         # A line start p depends on the characters at p - 1 and p: those in [start, start + len(new)] are new.
         low = int(np.searchsorted(self.starts, start, side="left"))

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from index.cancel import Cancelled
-from index.positions import Encoding
-from lsp_server.analysis import Analysis, analyse
 
 if TYPE_CHECKING:
     from index.api_index import ApiIndex
     from index.checker import Finding
+    from index.positions import Encoding
+    from lsp_server.analysis import Analysis
     from lsp_server.documents import Document
     from lsp_server.server import GorillaLanguageServer
 
@@ -109,6 +109,8 @@ async def _check(ls: GorillaLanguageServer, uri: str, doc: Document, index: ApiI
         current = ls.index
         return ls.document(uri) is not doc or doc.version != version or current is None \
             or current.checker is not index.checker
+
+    from lsp_server.analysis import analyse  # with numpy and the checker: not on the way to answering `initialize`
 
     started = time.perf_counter()
     try:
