@@ -15,6 +15,7 @@ import msgspec
 
 from index.answers import parse_answer
 from index.api_index import ApiIndex
+from index.cancel import checkpoint
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
 from index.evaluation import Question, Response, StrictMetric
 
@@ -96,10 +97,13 @@ class CompletionPipeline:
             return info
         return EngineInfo(backend="retrieval", retriever=self.index.retriever.name, apis=len(self.index.db.apis))
 
-    def retrieve(self, request: str, k: int, hub: str | None = None, hub_filter: bool = False) -> list[tuple[int, float]]:
+    def retrieve(
+        self, request: str, k: int, hub: str | None = None, hub_filter: bool = False,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[tuple[int, float]]:
         """Top-k (api, score); a hub filters (evaluation) or, by default, only biases towards that hub (editor)."""
         retriever = self.index.retriever
-        scores = retriever.scores(request)
+        scores = retriever.scores(request, cancelled)
         if hub is not None and not hub_filter and scores.size:
             scores = scores * (1.0 + 0.5 * retriever.hub_mask(hub))
         hits = retriever.top(scores, k, hub if hub_filter else None)
@@ -120,7 +124,8 @@ class CompletionPipeline:
         constraints = parse_constraints(request)
         apis = self.index.db.apis
         query = request if constraints.empty() else strip_constraints(request) or request
-        pool = self.retrieve(query, max(top_k, n) * (1 if constraints.empty() else 10), hub, hub_filter)
+        pool = self.retrieve(query, max(top_k, n) * (1 if constraints.empty() else 10), hub, hub_filter, cancelled)
+        checkpoint(cancelled)
         if not constraints.empty() and pool:
             # Constraints re-rank a deeper pool than is shown (few records state their size), kept to the hits that
             # are still about the request.
@@ -130,7 +135,9 @@ class CompletionPipeline:
         seen: set[Any] = set()
         if self.model is not None and request:
             documents = [apis[api].document() for api, _, _ in ranked[:top_k]]
-            for text_out in self.model.candidates(request, documents, n, cancelled):
+            candidates = self.model.candidates(request, documents, n, cancelled)
+            checkpoint(cancelled)  # a generation stopped by the token returns what it had: nobody wants it
+            for text_out in candidates:
                 suggestion = self._from_model(text_out, constraints)
                 if suggestion is None or (suggestion.verdict == "hallucinated" and hallucinated == "hide"):
                     continue

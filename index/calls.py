@@ -6,6 +6,7 @@ strings are never taken for code. The call query runs in C; Python only looks at
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -22,8 +23,8 @@ class Arg(msgspec.Struct, frozen=True):
     text: str
     value: str | None = None
     name: str | None = None
-    start: tuple[int, int] = (0, 0)  # of the value (after `name=`), rows 0-based, columns in UTF-8 bytes
-    end: tuple[int, int] = (0, 0)
+    start_byte: int = 0  # of the value (after `name=`), UTF-8 byte offsets in the parsed text
+    end_byte: int = 0
 
 
 class CallSite(msgspec.Struct, frozen=True):
@@ -36,7 +37,7 @@ class CallSite(msgspec.Struct, frozen=True):
     end_byte: int
     start: tuple[int, int]
     end: tuple[int, int]
-    callee_end: tuple[int, int] = (0, 0)  # where the callee expression ends (`AutoModel.from_pretrained|(`)
+    callee_end_byte: int = 0  # where the callee expression ends (`AutoModel.from_pretrained|(`)
 
     def positional(self) -> list[Arg]:
         return [a for a in self.args if a.name is None]
@@ -46,6 +47,16 @@ class CallSite(msgspec.Struct, frozen=True):
             if arg.name in names:
                 return arg
         return None
+
+    def moved(self, delta: int, rows: int) -> CallSite:
+        """The same call `delta` bytes and `rows` lines further (a piece placed in its file, code after an edit)."""
+        return msgspec.structs.replace(
+            self, start_byte=self.start_byte + delta, end_byte=self.end_byte + delta,
+            start=(self.start[0] + rows, self.start[1]), end=(self.end[0] + rows, self.end[1]),
+            callee_end_byte=self.callee_end_byte + delta,
+            args=tuple(msgspec.structs.replace(a, start_byte=a.start_byte + delta, end_byte=a.end_byte + delta)
+                       for a in self.args),
+        )
 
 
 def _string_value(node: tree_sitter.Node) -> str | None:
@@ -71,25 +82,69 @@ def encode(source: bytes | str) -> bytes:
     return source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
 
 
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by binary search over slice comparisons (memcmp speed)."""
-    low, high = 0, min(len(a), len(b))
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def for_parser(data: bytes) -> bytes:
+    """The bytes tree-sitter is given: the same length and offsets, without what derails it.
+
+    A NUL byte makes tree-sitter's error recovery swallow the code after it (Python refuses such a file anyway), and
+    tree-sitter ends a line at `\\n` only, so after a lone `\\r` line end a comment would run on over the next line.
+    Each becomes one byte that Python reads the same way (a space, a `\\n`).
+    """
+    if b"\0" in data:
+        data = data.replace(b"\0", b" ")
+    if b"\r" in data:
+        data = _LONE_CR.sub(b"\n", data)
+    return data
+
+
+_BLOCK = 1 << 16
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix: block by block, then a binary search in the first block that differs."""
+    limit = min(len(a), len(b))
+    low = 0
+    while low + _BLOCK <= limit and a[low: low + _BLOCK] == b[low: low + _BLOCK]:
+        low += _BLOCK
+    high = min(limit, low + _BLOCK)
     while low < high:
         middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
+        if a[low:middle] == b[low:middle]:
             low = middle
         else:
             high = middle - 1
     return low
 
 
-def _point(data: bytes, offset: int) -> tuple[int, int]:
+def common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common suffix, at most `limit` bytes."""
+    limit = min(limit, len(a), len(b))
+    low = 0
+    while low + _BLOCK <= limit and a[len(a) - low - _BLOCK: len(a) - low] == b[len(b) - low - _BLOCK: len(b) - low]:
+        low += _BLOCK
+    high = min(limit, low + _BLOCK)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle: len(a) - low] == b[len(b) - middle: len(b) - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def changed_span(old: bytes, new: bytes) -> tuple[int, int, int]:
+    """(start, old end, new end) of the one span where `new` differs from `old`."""
+    start = common_prefix(old, new)
+    tail = common_suffix(old, new, min(len(old), len(new)) - start)
+    return start, len(old) - tail, len(new) - tail
+
+
+def point(data: bytes, offset: int) -> tuple[int, int]:
+    """tree-sitter's point (row, byte column) of an offset."""
     row = data.count(b"\n", 0, offset)
     return row, offset - (data.rfind(b"\n", 0, offset) + 1)
-
-
-def _at(point: tree_sitter.Point) -> tuple[int, int]:
-    return point.row, point.column
 
 
 def _text(node: tree_sitter.Node) -> str:
@@ -113,39 +168,59 @@ class PythonCalls:
         return parser
 
     def parse(self, source: bytes | str) -> tree_sitter.Tree:
-        return self.parser.parse(encode(source))
+        return self.parser.parse(for_parser(encode(source)))
 
     def reparse(self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes) -> tree_sitter.Tree:
         """Parse `new_source` reusing the tree of `old_source`: after a keystroke only the edited region is redone.
 
-        The edit is the span between the common prefix and the common suffix of the two texts.
+        Both are `for_parser` bytes; the edit is the span between their common prefix and common suffix.
         """
-        start = _common_prefix(old_source, new_source)
-        limit = min(len(old_source), len(new_source)) - start
-        tail = _common_prefix(old_source[::-1][:limit], new_source[::-1][:limit])
-        old_end, new_end = len(old_source) - tail, len(new_source) - tail
-        tree = old_tree.copy()
-        tree.edit(
-            start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old_source, start),
-            old_end_point=_point(old_source, old_end), new_end_point=_point(new_source, new_end),
+        return self.reparse_changes(old_source, old_tree, new_source)[0]
+
+    def reparse_changes(
+        self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes
+    ) -> tuple[tree_sitter.Tree, list[tuple[int, int]], tuple[int, int, int]]:
+        """`reparse`, with what changed: the byte ranges (in `new_source`) whose syntax changed, and the edited
+        span (start, old end, new end)."""
+        start, old_end, new_end = changed_span(old_source, new_source)
+        edited = old_tree.copy()
+        edited.edit(
+            start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=point(old_source, start),
+            old_end_point=point(old_source, old_end), new_end_point=point(new_source, new_end),
         )
-        return self.parser.parse(new_source, tree)
+        tree = self.parser.parse(new_source, edited)
+        changed = [(r.start_byte, r.end_byte) for r in edited.changed_ranges(tree)]
+        return tree, changed, (start, old_end, new_end)
 
     def calls(
         self,
         source: bytes | str | tree_sitter.Tree,
         wanted: Callable[[str], bool] | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> list[CallSite]:
-        """Calls in source order; `wanted(callee)` filters before arguments are read (the cheap part first)."""
+        """Calls in source order; `wanted(callee)` filters before arguments are read (the cheap part first).
+
+        `ranges`: only the calls that overlap these byte ranges (what an edit changed).
+        """
         tree = source if isinstance(source, tree_sitter.Tree) else self.parse(source)
-        cursor = tree_sitter.QueryCursor(self._calls)
+        matches = []
+        for span in ranges if ranges is not None else [None]:
+            cursor = tree_sitter.QueryCursor(self._calls)
+            if span is not None:
+                cursor.set_byte_range(*span)
+            matches.extend(cursor.matches(tree.root_node))
         found: list[CallSite] = []
-        for _, captures in cursor.matches(tree.root_node):
+        seen: set[tuple[int, int]] = set()
+        for _, captures in matches:
+            call = captures["call"][0]
+            if ranges is not None:  # a call overlapping two ranges is matched twice
+                if (call.start_byte, call.end_byte) in seen:
+                    continue
+                seen.add((call.start_byte, call.end_byte))
             fn = captures["fn"][0]
             callee = "".join(_text(fn).split())
             if wanted is not None and not wanted(callee):
                 continue
-            call = captures["call"][0]
             found.append(
                 CallSite(
                     callee=callee,
@@ -155,7 +230,7 @@ class PythonCalls:
                     end_byte=call.end_byte,
                     start=(call.start_point.row, call.start_point.column),
                     end=(call.end_point.row, call.end_point.column),
-                    callee_end=(fn.end_point.row, fn.end_point.column),
+                    callee_end_byte=fn.end_byte,
                 )
             )
         found.sort(key=lambda c: c.start_byte)
@@ -173,10 +248,10 @@ class PythonCalls:
                 if name is None or value is None:
                     continue
                 args.append(Arg(text=_text(value), value=_string_value(value), name=_text(name),
-                                start=_at(value.start_point), end=_at(value.end_point)))
+                                start_byte=value.start_byte, end_byte=value.end_byte))
             else:
-                args.append(Arg(text=_text(child), value=_string_value(child), start=_at(child.start_point),
-                                end=_at(child.end_point)))
+                args.append(Arg(text=_text(child), value=_string_value(child), start_byte=child.start_byte,
+                                end_byte=child.end_byte))
         return args
 
     def imports(self, source: bytes | str | tree_sitter.Tree) -> dict[str, str]:

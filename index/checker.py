@@ -27,12 +27,13 @@ from index.hubs.targets import hf_target, library_of, torchhub_target, url_targe
 from index.identity import (
     HUB_LOADER_METHODS, HUB_LOADERS, CallIdentity, call_identity, canonical_callee, identifying_arg, looks_like_hub_id,
 )
+from index.nearest import NearestIndex, is_placeholder
 
 if TYPE_CHECKING:
     from index.hubs.verifier import HubVerifier
 
 Status = Literal["known", "exists", "hallucinated", "unverified"]  # "wrong" exists in evaluation only
-Span = tuple[tuple[int, int], tuple[int, int]]
+Span = tuple[int, int]  # UTF-8 byte offsets from the start of the call (they move with it)
 _MAX_SHOWN = 160
 
 
@@ -61,8 +62,11 @@ class Finding(msgspec.Struct, frozen=True):
     focus: Span | None = None  # what a diagnostic underlines (the model id, the invented name); None: the call
 
     @property
-    def span(self) -> Span:
-        return self.focus or (self.call.start, self.call.end)
+    def focus_bytes(self) -> tuple[int, int]:
+        """What a diagnostic underlines, as byte offsets in the text."""
+        if self.focus is None:
+            return self.call.start_byte, self.call.end_byte
+        return self.call.start_byte + self.focus[0], self.call.start_byte + self.focus[1]
 
 
 class HubCheck:
@@ -82,8 +86,10 @@ def one_line(call: CallSite) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
-def _span(arg: Arg | None) -> Span | None:
-    return (arg.start, arg.end) if arg is not None and arg.end != (0, 0) else None
+def _span(call: CallSite, arg: Arg | None) -> Span | None:
+    if arg is None or arg.end_byte <= arg.start_byte:
+        return None
+    return arg.start_byte - call.start_byte, arg.end_byte - call.start_byte
 
 
 class ApiChecker:
@@ -91,9 +97,7 @@ class ApiChecker:
 
     def __init__(self, db: ApiDatabase) -> None:
         self.db = db
-        self._primaries: dict[str, list[str]] = {}
-        for namespace, primary in db.by_primary:
-            self._primaries.setdefault(namespace, []).append(primary)
+        self._nearest_index = NearestIndex(db.by_primary)
         self.nearest = lru_cache(maxsize=4096)(self._nearest)
         self._receivers = frozenset(c.split(".", 1)[0] for c in db.loader_callees if "." in c)
 
@@ -115,16 +119,19 @@ class ApiChecker:
 
     def findings(
         self, source: str | bytes, alternatives: bool = True, tree: tree_sitter.Tree | None = None,
-        hubs: HubCheck | None = None,
+        hubs: HubCheck | None = None, imports: dict[str, str] | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> Iterator[Finding]:
         """Verdicts for every judged loader call in `source` (any Python text, broken or not).
 
         `tree`: the source already parsed (an editor re-parses incrementally after each change). `hubs`: verify ids
         that are not in the database (from what is already known: `findings` never waits on the network).
+        `imports`: the file's imports when `source` is one piece of it (`index.chunked`) or when they are known
+        unchanged. `ranges`: only the calls overlapping these byte ranges (what an edit changed).
         """
         tree = tree if tree is not None else self.db.parser.parse(source)
-        imports = self.db.parser.imports(tree)
-        for call in self.db.parser.calls(tree, self._wanted(imports, hubs is not None)):
+        imports = imports if imports is not None else self.db.parser.imports(tree)
+        for call in self.db.parser.calls(tree, self._wanted(imports, hubs is not None), ranges):
             callee = canonical_callee(call.callee, imports)
             if hubs is None:
                 verdict = self.check_call(call, callee, alternatives)
@@ -226,13 +233,13 @@ class ApiChecker:
             real = {"torch.hub": "torch.hub.load", "tensorflow_hub": "hub.load"}.get(invented.source)
             identity = (call_identity(call, real) if real else identity) or CallIdentity(callee, (), "api", callee)
             verdict = Verdict("hallucinated", identity, None, self._alternatives(identity, alternatives), invented)
-            return Finding(call, callee, verdict, (call.start, call.callee_end))
+            return Finding(call, callee, verdict, (0, call.callee_end_byte - call.start_byte))
         if identity is None:
             return None
         torchhub_entry = identity.namespace == "torchhub" and len(identity.key) > 1
         api = self._known(identity, wildcard=not torchhub_entry)
         if api is not None:
-            return Finding(call, callee, Verdict("known", identity, api), _span(identifying_arg(call, callee)))
+            return Finding(call, callee, Verdict("known", identity, api), _span(call, identifying_arg(call, callee)))
         if identity.namespace == "hf-task" or not looks_like_hub_id(identity, bare_names=True):
             return None
         if identity.namespace == "torchhub":
@@ -242,7 +249,7 @@ class ApiChecker:
             if target is None:
                 verdict = Verdict("unverified", identity, evidence=Evidence(
                     "gorilla-lsp", identity.raw, "only tfhub.dev and kaggle.com/models handles can be checked"))
-                return Finding(call, callee, verdict, _span(identifying_arg(call, callee)))
+                return Finding(call, callee, verdict, _span(call, identifying_arg(call, callee)))
         else:
             target = hf_target(call, identity, imports, hubs.base_dirs, self._transformers_name(hubs))
         if target is None:
@@ -264,7 +271,7 @@ class ApiChecker:
         repository = target is not None and target.hub == "torchhub" and (
             not target.entry or (verdict.evidence is not None and verdict.evidence.detail.startswith("no repository"))
         )
-        return _span(identifying_arg(call, callee, torchhub_repo=repository))
+        return _span(call, identifying_arg(call, callee, torchhub_repo=repository))
 
     def judge_target(
         self, identity: CallIdentity, target: Target, answer: HubAnswer | None, alternatives: bool = True
@@ -320,19 +327,13 @@ class ApiChecker:
         return text
 
     def _nearest(self, namespace: str, primary: str, callee: str, n: int = 3) -> tuple[int, ...]:
-        """Up to `n` known APIs nearest by name, the same callee first (`resnet9000` -> `resnet50`, `resnet101`)."""
-        pool = self._primaries.get(namespace, [])
-        if namespace == "torchhub":
-            repo, _, model = primary.partition(":")
-            same_repo = [p for p in pool if p.startswith(repo + ":")]
-            names = difflib.get_close_matches(model, [p.split(":", 1)[1] for p in same_repo], n=n, cutoff=0.3)
-            matches = [f"{repo}:{m}" for m in names]
-            matches += [m for m in difflib.get_close_matches(primary, pool, n=n, cutoff=0.3) if m not in matches]
-        else:
-            matches = difflib.get_close_matches(primary, pool, n=n * 2, cutoff=0.3)
+        """Up to `n` known APIs nearest by id (`index.nearest`), for each id the record with the same callee."""
         out: list[int] = []
-        for match in matches:
-            indices = self.db.by_primary[(namespace, match)]
+        for match in self._nearest_index.nearest(namespace, primary, n * 2):
+            indices = [i for i in self.db.by_primary[(namespace, match)]
+                       if not is_placeholder(self.db.apis[i].api_call)]
+            if not indices:
+                continue
             best = next((i for i in indices if getattr(self.db.identities[i], "callee", None) == callee), indices[0])
             if best not in out:
                 out.append(best)

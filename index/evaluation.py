@@ -24,6 +24,7 @@ from index.answers import parse_answer, question_text
 from index.calls import PythonCalls
 from index.checker import ApiChecker
 from index.database import ApiDatabase
+from index.positions import split_lines
 from index.records import hub_of
 
 Metric = Literal["gorilla", "strict"]
@@ -74,9 +75,9 @@ def _json_lines(path: Path, what: str) -> list[dict[str, Any]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise EvalError(f"{path}:{line}:{column}: the {what} file is not UTF-8 text (JSON lines expected)") from None
-    # JSON lines end at \n only: U+2028 and friends are legal inside a JSON string.
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
+        raise EvalError(f"{path}:{line}:{column}: the {what} file is not UTF-8 text (byte {data[exc.start]:#04x} at "
+                        f"offset {exc.start}); expected JSON lines") from None
+    lines = split_lines(text)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -8,8 +8,11 @@ hubs, and a weighted sum of normalised scores on all but TorchHub.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from index.cancel import checkpoint
 from index.dense import DenseRetriever
 from index.retrieval import Bm25Retriever, Retriever
 
@@ -29,9 +32,10 @@ class HybridRetriever(Retriever):
         self.bm25 = bm25
         self.dense = dense
 
-    def record_scores(self, query: str) -> np.ndarray:
+    def record_scores(self, query: str, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
         lexical = self.bm25.record_scores(query)
         if not lexical.size:
             return lexical
+        checkpoint(cancelled)  # before the encoder, the costly half
         semantic = self.dense.record_scores(query)
         return 1.0 / (self.k + _ranks(lexical)) + 1.0 / (self.k + _ranks(semantic))

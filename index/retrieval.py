@@ -7,12 +7,13 @@ reference implementation in the tests. Both take the same tokens from `tokenize`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import bm25s
 import msgspec
 import numpy as np
 
+from index.cancel import checkpoint
 from index.database import ApiDatabase
 from index.records import ApiRecord
 
@@ -78,12 +79,13 @@ class Retriever:
 
     name = "retriever"
 
-    def record_scores(self, query: str) -> np.ndarray:
+    def record_scores(self, query: str, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def scores(self, query: str) -> np.ndarray:
-        """Score of every distinct API: its best record's."""
-        return aggregate(self.record_scores(query), self.record_api, self.n_apis, self.merged)
+    def scores(self, query: str, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """Score of every distinct API: its best record's. Raises `Cancelled` at a checkpoint once `cancelled()`."""
+        checkpoint(cancelled)
+        return aggregate(self.record_scores(query, cancelled), self.record_api, self.n_apis, self.merged)
 
     def search(self, query: str, k: int = 5, hub: str | None = None) -> list[Hit]:
         """Top-k APIs for a request, best first; `hub` keeps one hub's APIs only."""
@@ -129,7 +131,7 @@ class Bm25Retriever(Retriever):
     def from_database(cls, db: ApiDatabase) -> Bm25Retriever:
         return cls([document_tokens(r) for r in db.records], db.record_api, [api.hub for api in db.apis])
 
-    def record_scores(self, query: str) -> np.ndarray:
+    def record_scores(self, query: str, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
         """BM25 score of every record (zeros when no word of the query is in the corpus)."""
         known = [t for t in tokenize(query) if t in self.index.vocab_dict] if self.corpus_tokens else []
         if not known:

@@ -43,7 +43,7 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
     if analysis is None or doc is None:
         return None
     apis = analysis.index.db.apis
-    text = Text(doc.source, ls.position_encoding)  # type: ignore[arg-type]
+    text = Text(doc.text_lines, doc.encoding)
     imports: dict[str, str] | None = None
     actions: list[types.CodeAction] = []
     for judged in analysis.hallucinated():
@@ -56,7 +56,7 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
             needed = import_for(record.api_call, record)
             if needed is not None:
                 if imports is None:
-                    imports = await ls.run_on_worker(ls.comments.imports, text.lines)
+                    imports = await ls.run(ls.workers.complete, ls.comments.imports, text.lines)
                 if needed[0] not in imports:
                     insertion = import_insertion(text.lines, needed[1], text.units)
                     edits.insert(0, types.TextEdit(range=types.Range(
@@ -80,8 +80,8 @@ async def insert_import(ls: GorillaLanguageServer, *args: Any) -> bool:
     doc = ls.document(uri)
     if doc is None or not (line.startswith("import ") or line.startswith("from ")) or "\n" in line:
         return False
-    text = Text(doc.source, ls.position_encoding)  # type: ignore[arg-type]
-    imports = await ls.run_on_worker(ls.comments.imports, text.lines)
+    text = Text(doc.text_lines, doc.encoding)
+    imports = await ls.run(ls.workers.complete, ls.comments.imports, text.lines)
     name = line.split(" as ")[-1].split(" import ")[-1].strip() if " as " in line or " import " in line else ""
     name = name or line.split()[1].split(".")[0]
     if name in imports:

@@ -81,7 +81,7 @@ class CommentFinder:
     def _comment_rows(self, lines: list[str], start: int, end: int) -> set[int]:
         """Rows in [start, end] that hold a comment and nothing else."""
         source = "\n".join(lines[start : end + 1]).encode("utf-8", "surrogatepass")
-        tree = self.calls.parser.parse(source)
+        tree = self.calls.parse(source)  # without the NUL bytes that derail tree-sitter
         cursor = tree_sitter.QueryCursor(self._comments)
         rows: set[int] = set()
         for node in cursor.captures(tree.root_node).get("c", []):

@@ -2,7 +2,8 @@
 
 Each suggestion writes the call (assigned to a name on an empty line) and, for a completion item, the import it needs
 as an additional edit. A newer completion request for the same document, an edit, or `$/cancelRequest` cancels the
-one in flight (the pipeline checks the token between generated tokens).
+one in flight: it stops at the next checkpoint (before and after retrieval, between generated tokens) and is answered
+RequestCancelled.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import msgspec
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
+from index.cancel import checkpoint
+from index.positions import Lines
 from lsp_server.comments import CommentFinder, CommentRequest
 from lsp_server.docs import record_markdown
 from lsp_server.edits import Encoding, Insertion, Text, call_insertion, import_for, import_insertion
@@ -40,10 +43,11 @@ class Prepared(msgspec.Struct):
 
 
 def prepare(
-    comments: CommentFinder, pipeline: CompletionPipeline, settings: Settings, source: str, encoding: Encoding,
-    line: int, character: int, cancelled: threading.Event,
+    comments: CommentFinder, pipeline: CompletionPipeline, settings: Settings, source: str | Lines,
+    encoding: Encoding, line: int, character: int, cancelled: threading.Event,
 ) -> list[Prepared] | None:
     """Suggestions for the request at a position (worker thread); None when the cursor is not at a request."""
+    checkpoint(cancelled.is_set)  # superseded while it waited in the queue
     text = Text(source, encoding)
     position = text.from_client(line, character)
     if position is None:
@@ -52,6 +56,7 @@ def prepare(
     request = comments.request_at(text.lines, row, column)
     if request is None:
         return None
+    checkpoint(cancelled.is_set)
     imports = comments.imports(text.lines)
     hub = _hub(comments, text.lines)
     result = pipeline.complete(
@@ -125,8 +130,8 @@ async def _suggest(ls: GorillaLanguageServer, uri: str, position: types.Position
         previous.set()  # a newer request for this document supersedes the one in flight
     ls.completion_tokens[uri] = token
     try:
-        prepared = await ls.run_on_worker(
-            prepare, ls.comments, pipeline, ls.settings, doc.source, ls.position_encoding,
+        prepared = await ls.run(
+            ls.workers.complete, prepare, ls.comments, pipeline, ls.settings, doc.snapshot(), doc.encoding,
             position.line, position.character, token,
         )
     except asyncio.CancelledError:  # $/cancelRequest: stop the generation too

@@ -1,9 +1,11 @@
 """Diagnostics: every hallucinated (and unverified) hub call in a document, published after a short debounce and
 cleared on close.
 
-The check runs on the worker thread on a snapshot of the text; its result (an `Analysis`) is kept per document
-version so hover and code actions reuse it instead of checking again. Ids that only a hub can settle are verified in
-the background (`lsp_server.verification`), which republishes the document when the answers arrive.
+The check (`lsp_server.analysis`) runs on a check worker on a snapshot of the text; its result is kept per document
+version so hover and code actions reuse it instead of checking again. A check whose version has been superseded
+stops at the next checkpoint. Ids that only a hub can settle are verified in the background
+(`lsp_server.verification`), which republishes the document when the answers arrive. Diagnostics are sent as plain
+JSON, their texts kept per call: 1,000 of them cost one msgspec encoding, not 1,000 converted objects.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from lsprotocol import types
 
-from index.calls import encode
-from lsp_server.edits import Encoding, Text
+from index.cancel import Cancelled
 
 if TYPE_CHECKING:
     from index.api_index import ApiIndex
-    from index.checker import Finding, HubCheck
+    from index.checker import Finding
+    from index.positions import Encoding
+    from lsp_server.analysis import Analysis
+    from lsp_server.documents import Document
     from lsp_server.server import GorillaLanguageServer
 
 log = logging.getLogger("gorilla_lsp.diagnostics")
@@ -35,112 +38,108 @@ _SEVERITY = {
     "information": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-
-
-class Judged(msgspec.Struct, frozen=True):
-    """A checked call and, in client units, what a diagnostic underlines (the model id) and the whole call."""
-
-    finding: Finding
-    range: types.Range
-    call_range: types.Range
-
-
-class Analysis(msgspec.Struct):
-    version: int | None
-    index: ApiIndex
-    encoding: str
-    judged: list[Judged]
-    source: bytes = b""
-    tree: Any = None  # the tree-sitter tree of `source`, reused to parse the next version incrementally
-
-    def hallucinated(self) -> list[Judged]:
-        return [j for j in self.judged if j.finding.verdict.status == "hallucinated"]
-
-    def unverified(self) -> list[Judged]:
-        """Unverified calls a hub could not settle (not those still waiting for their hub)."""
-        return [j for j in self.judged if j.finding.verdict.status == "unverified" and not j.finding.verdict.pending]
-
-    def at(self, line: int, character: int) -> Judged | None:
-        for judged in self.judged:
-            if _contains(judged.call_range, line, character):
-                return judged
-        return None
-
-
-def _contains(r: types.Range, line: int, character: int) -> bool:
-    return (r.start.line, r.start.character) <= (line, character) <= (r.end.line, r.end.character)
-
-
-def client_range(text: Text, span: tuple[tuple[int, int], tuple[int, int]]) -> types.Range:
-    (row, col), (end_row, end_col) = span
-    return types.Range(types.Position(*text.byte_to_client(row, col)), types.Position(*text.byte_to_client(end_row,
-                                                                                                            end_col)))
-
-
-def analyse(
-    index: ApiIndex, source: str, encoding: Encoding, version: int | None, previous: Analysis | None = None,
-    hubs: HubCheck | None = None,
-) -> Analysis:
-    """Check every hub call in `source` (worker thread); with the previous analysis, parse only what changed.
-
-    `hubs`: judge ids the database lacks from what is known without the network (the rest stay pending)."""
-    text = Text(source, encoding)
-    data = encode(source)
-    parser = index.db.parser
-    if previous is not None and previous.tree is not None and previous.index.db.parser is parser:
-        tree = parser.reparse(previous.source, previous.tree, data)
-    else:
-        tree = parser.parse(data)
-    judged: list[Judged] = []
-    for finding in index.checker.findings(data, tree=tree, hubs=hubs):
-        judged.append(Judged(finding, client_range(text, finding.span),
-                             client_range(text, (finding.call.start, finding.call.end))))
-    return Analysis(version, index, encoding, judged, data, tree)
+_TEXTS_KEPT = 50_000  # diagnostic texts remembered per call (cleared past this)
 
 
 def message_for(index: ApiIndex, finding: Finding) -> str:
     return index.checker.message(finding)
 
 
-def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[types.Diagnostic]:
+def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[dict[str, Any]]:
+    """The LSP `Diagnostic`s of an analysis, as JSON-ready dicts: hallucinated calls at the configured severity,
+    calls no hub could settle at `diagnostics.unverified` (never a warning)."""
     settings = ls.settings.diagnostics
-    flagged = [(j, _SEVERITY[settings.severity], CODE) for j in analysis.hallucinated()]
+    flagged = [(j, int(_SEVERITY[settings.severity]), CODE) for j in analysis.hallucinated()]
     if settings.unverified != "off":
-        flagged += [(j, _SEVERITY[settings.unverified], UNVERIFIED_CODE) for j in analysis.unverified()]
-    flagged.sort(key=lambda f: (f[0].range.start.line, f[0].range.start.character))
+        flagged += [(j, int(_SEVERITY[settings.unverified]), UNVERIFIED_CODE) for j in analysis.unverified()]
+        flagged.sort(key=lambda f: f[0].span)
+    texts = ls.diagnostic_texts
+    if len(texts) > _TEXTS_KEPT:
+        texts.clear()
     out = []
     for judged, severity, code in flagged:
-        verdict = judged.finding.verdict
-        evidence = verdict.evidence
-        data: dict[str, Any] = {"alternatives": analysis.index.checker.alternative_calls(verdict),
-                                "status": verdict.status}
-        if evidence is not None:
-            data["evidence"] = {"source": evidence.source, "where": evidence.where, "detail": evidence.detail}
-        out.append(types.Diagnostic(range=judged.range, message=message_for(analysis.index, judged.finding),
-                                    severity=severity, code=code, source=SOURCE, data=data))
+        finding = judged.finding
+        verdict = finding.verdict
+        key = (analysis.index.checker, finding.call.text, verdict)
+        text = texts.get(key)
+        if text is None:
+            data: dict[str, Any] = {"alternatives": analysis.index.checker.alternative_calls(verdict),
+                                    "status": verdict.status}
+            if verdict.evidence is not None:
+                evidence = verdict.evidence
+                data["evidence"] = {"source": evidence.source, "where": evidence.where, "detail": evidence.detail}
+            text = texts[key] = (message_for(analysis.index, finding), data)
+        line, character, end_line, end_character = judged.span
+        out.append({"range": {"start": {"line": line, "character": character},
+                              "end": {"line": end_line, "character": end_character}},
+                    "message": text[0], "severity": severity, "code": code, "source": SOURCE, "data": text[1]})
     return out
 
 
-async def current_analysis(ls: GorillaLanguageServer, uri: str) -> Analysis | None:
-    """The analysis of the document as it is now (computed if the cached one is older)."""
-    doc = ls.document(uri)
-    index = await ls.get_index()
-    if doc is None or index is None:
-        return None
-    cached = ls.analyses.get(uri)
-    if cached is not None and cached.version == doc.version and cached.index is index \
-            and cached.encoding == ls.position_encoding:
-        return cached
-    version, source = doc.version, doc.source
+def _send(ls: GorillaLanguageServer, uri: str, version: int | None, diagnostics: list[dict[str, Any]]) -> None:
+    params: dict[str, Any] = {"uri": uri, "diagnostics": diagnostics}
+    if version is not None:
+        params["version"] = version
+    ls.protocol.send_json({"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, "params": params})
+
+
+async def current_analysis(ls: GorillaLanguageServer, uri: str, follow: bool = True) -> Analysis | None:
+    """The analysis of the document as it is now (computed if the cached one is older).
+
+    A check of the same version already running is joined, not repeated. When the document changes meanwhile the
+    check stops; with `follow` the newest version is checked instead (hover, code actions), without it None is
+    returned (the newer version publishes its own diagnostics). A database reload restarts the check.
+    """
+    while True:
+        doc = ls.document(uri)
+        index = await ls.get_index()
+        if doc is None or index is None:
+            return None
+        version, encoding = doc.version, doc.encoding
+        cached = ls.analyses.get(uri)
+        if cached is not None and cached.version == version and cached.index.checker is index.checker \
+                and cached.encoding == encoding:
+            return cached
+        key = (version, index.checker, encoding)
+        running = ls.checking.get(uri)
+        if running is None or running[0] != key:
+            check = asyncio.ensure_future(_check(ls, uri, doc, index, encoding, cached))
+            check.add_done_callback(lambda done: done.cancelled() or done.exception())  # a waiter may have left
+            running = ls.checking[uri] = (key, check)
+        try:
+            return await asyncio.shield(running[1])
+        except Cancelled:
+            if not follow and (ls.document(uri) is not doc or doc.version != version):
+                return None
+
+
+async def _check(ls: GorillaLanguageServer, uri: str, doc: Document, index: ApiIndex, encoding: Encoding,
+                 previous: Analysis | None) -> Analysis:
+    version, text = doc.version, doc.snapshot()
+    key = (version, index.checker, encoding)
+
+    def superseded() -> bool:
+        current = ls.index
+        return ls.document(uri) is not doc or doc.version != version or current is None \
+            or current.checker is not index.checker
+
+    from lsp_server.analysis import analyse  # with numpy and the checker: not on the way to answering `initialize`
+
     started = time.perf_counter()
     hubs = ls.verification.hubs(ls, uri)
-    analysis = await ls.run_on_worker(analyse, index, source, ls.position_encoding, version, cached, hubs)
+    try:
+        analysis = await ls.run(ls.workers.check, analyse, index, text, encoding, version, previous, superseded,
+                                hubs)
+    finally:
+        if ls.checking.get(uri, (None,))[0] == key:
+            del ls.checking[uri]
     log.debug("checked %s v%s: %d calls in %.1f ms", uri, version, len(analysis.judged),
               (time.perf_counter() - started) * 1000)
-    current = ls.document(uri)
-    if current is not None and current.version == version:
+    if not superseded():
         ls.analyses[uri] = analysis
         ls.verification.request(ls, uri, analysis)
+    if analysis.lines is not None:
+        doc.remember(analysis.lines)
     return analysis
 
 
@@ -151,15 +150,13 @@ async def publish(ls: GorillaLanguageServer, uri: str) -> None:
         return
     version = doc.version
     if not ls.settings.diagnostics.enabled:
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=version))
+        _send(ls, uri, version, [])
         return
-    analysis = await current_analysis(ls, uri)
+    analysis = await current_analysis(ls, uri, follow=False)
     doc = ls.document(uri)
     if analysis is None or doc is None or doc.version != version or uri in ls.diagnostic_timers:
         return  # closed or edited meanwhile: the newer change publishes
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=uri, diagnostics=to_diagnostics(ls, analysis), version=version)
-    )
+    _send(ls, uri, version, to_diagnostics(ls, analysis))
 
 
 def schedule(ls: GorillaLanguageServer, uri: str, delay: float | None = None) -> None:
@@ -195,5 +192,6 @@ def did_close(ls: GorillaLanguageServer, params: types.DidCloseTextDocumentParam
     if timer is not None:
         timer.cancel()
     ls.analyses.pop(uri, None)
+    ls.checking.pop(uri, None)
     ls.verification.forget(uri)
-    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    _send(ls, uri, None, [])

@@ -7,31 +7,25 @@ points; `Text` converts to and from the client's position encoding (UTF-16 by de
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
 
 import msgspec
 
+from index.positions import Encoding, Lines, column_from_units, units
 from index.records import ApiRecord
-
-Encoding = Literal["utf-8", "utf-16", "utf-32"]
 
 
 class Text:
-    """A document snapshot split into lines as tree-sitter counts them (`\\n`; a trailing `\\r` is kept apart)."""
+    """A document snapshot: its lines as the LSP counts them (`index.positions.Lines`) and the client's units."""
 
-    def __init__(self, source: str, encoding: Encoding = "utf-16") -> None:
-        self.source = source
+    def __init__(self, source: str | Lines, encoding: Encoding = "utf-16") -> None:
+        self.lines = source if isinstance(source, Lines) else Lines(source)
+        self.source = self.lines.text
         self.encoding = encoding
-        self.lines = [line[:-1] if line.endswith("\r") else line for line in source.split("\n")]
 
     def units(self, text: str) -> int:
         """Length of `text` in the client's units."""
-        if self.encoding == "utf-32":
-            return len(text)
-        if self.encoding == "utf-8":
-            return len(text.encode("utf-8", "surrogatepass"))
-        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+        return units(text, self.encoding)
 
     def to_client(self, row: int, column: int) -> tuple[int, int]:
         """(row, code-point column) -> (line, client column)."""
@@ -43,23 +37,7 @@ class Text:
         """(line, client column) -> (row, code-point column), clamped to the line; None past the end of the file."""
         if line < 0 or line >= len(self.lines) or character < 0:
             return None
-        text = self.lines[line]
-        if self.encoding == "utf-32":
-            return line, min(character, len(text))
-        units = 0
-        for index, char in enumerate(text):
-            if units >= character:
-                return line, index
-            units += (len(char.encode("utf-8", "surrogatepass")) if self.encoding == "utf-8"
-                      else (2 if ord(char) > 0xFFFF else 1))
-        return line, len(text)
-
-    def byte_to_client(self, row: int, byte_column: int) -> tuple[int, int]:
-        """A tree-sitter point (row, UTF-8 byte column) in client units."""
-        if row >= len(self.lines):
-            return self.to_client(row, 0)
-        prefix = self.lines[row].encode("utf-8", "surrogatepass")[:byte_column]
-        return self.to_client(row, len(prefix.decode("utf-8", "surrogatepass")))
+        return line, column_from_units(self.lines[line], character, self.encoding)
 
 
 class Insertion(msgspec.Struct, frozen=True):
@@ -161,7 +139,7 @@ def _import_from_example(name: str, example: str) -> str | None:
     return None
 
 
-def import_insertion(lines: list[str], import_line: str, units: Callable[[str], int] = len) -> Insertion:
+def import_insertion(lines: Sequence[str], import_line: str, units: Callable[[str], int] = len) -> Insertion:
     """Where a new import goes: after the file's last top-level import, else after a shebang/coding/docstring head."""
     row = 0
     while row < min(2, len(lines)) and lines[row].startswith("#") and (
@@ -203,7 +181,7 @@ def has_name(imports: dict[str, str], name: str) -> bool:
     return name in imports
 
 
-def call_insertion(lines: list[str], row: int, column: int, request_indent: str, cursor_on_comment: bool,
+def call_insertion(lines: Sequence[str], row: int, column: int, request_indent: str, cursor_on_comment: bool,
                    api_call: str, units: Callable[[str], int]) -> Insertion:
     """The edit that writes the call for a request, never changing text the user typed.
 

@@ -1,7 +1,8 @@
 """Start-up, the API database (load, watch, reload) and shutdown.
 
-A reload builds a whole new `ApiIndex` on the worker and swaps it in one assignment; a database that no longer holds
-any API is refused (the previous one keeps serving), and per-record problems are reported, not fatal.
+A reload builds a whole new `ApiIndex` on the load worker, beside the live one (completions and checks go on with the
+old index meanwhile), and swaps it in one assignment; a database that no longer holds any API is refused (the
+previous one keeps serving), and per-record problems are reported, not fatal.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
     if index is None or ls.encoder is not None or not index.db.apis or not ls.settings.retrieval.hybrid:
         return
     try:
-        encoder, hybrid = await asyncio.to_thread(_hybrid, index)
+        encoder, hybrid = await ls.run(ls.workers.encoder, _hybrid, index)
     except Exception as exc:  # the dense half is an improvement, never a reason to stop serving
         log.warning("dense retrieval unavailable, serving BM25 alone: %s", exc)
         return
@@ -65,20 +66,24 @@ async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
 def preload(ls: GorillaLanguageServer) -> None:
     """Start loading the database from the command line's paths at once, before the client even says hello."""
     ls.preloaded_paths = database_paths(ls)
-    ls.index_loaded = ls.worker.submit(_load, ls.preloaded_paths)
+    ls.index_loaded = ls.workers.load.submit(_load, ls.preloaded_paths)
 
 
 def initialize(ls: GorillaLanguageServer, params: types.InitializeParams) -> None:
     """Apply `initializationOptions`; load the database again only if they name other files."""
+    from lsp_server.documents import DocumentWorkspace
+
+    ls.protocol._workspace = DocumentWorkspace.replacing(ls.workspace)  # documents that split lines as the LSP does
     ls.settings, ls.pending_problems = configuration.parse(ls.settings, params.initialization_options)
     paths = database_paths(ls)
     if ls.index_loaded is None or paths != ls.preloaded_paths:
         ls.preloaded_paths = paths
-        ls.index_loaded = ls.worker.submit(_load, paths)
+        ls.index_loaded = ls.workers.load.submit(_load, paths)
 
 
 async def initialized(ls: GorillaLanguageServer, params: types.InitializedParams) -> None:
     ls.reload_lock = asyncio.Lock()
+    ls.started = True
     for problem in ls.pending_problems:
         ls.show(f"{problem}; using the default instead")
     ls.pending_problems = []
@@ -123,15 +128,18 @@ async def set_hybrid(ls: GorillaLanguageServer, enabled: bool) -> None:
     if index is not None and index.encoder is not None:
         from index.api_index import ApiIndex
 
-        _install(ls, await ls.run_on_worker(ApiIndex, index.db))
+        _install(ls, await ls.run(ls.workers.load, ApiIndex, index.db))
 
 
 def _install(ls: GorillaLanguageServer, index: ApiIndex) -> None:
     from engine.pipeline import CompletionPipeline
 
+    if ls.index is None or ls.index.checker is not index.checker:
+        ls.analyses.clear()  # judged against other APIs (the hybrid upgrade keeps the checker and its analyses)
+        ls.diagnostic_texts.clear()
     ls.index = index
     ls.pipeline = CompletionPipeline(index, ls.model)
-    ls.analyses.clear()
+    ls.index_installed.set()
 
 
 def _report_load(ls: GorillaLanguageServer, index: ApiIndex, first: bool) -> None:
@@ -159,7 +167,7 @@ async def reload_database(ls: GorillaLanguageServer, reason: str, paths: list[Pa
         paths = paths if paths is not None else database_paths(ls)
         parser = ls.index.db.parser if ls.index is not None else None
         try:
-            index = await ls.run_on_worker(_load, paths, parser, ls.encoder)
+            index = await ls.run(ls.workers.load, _load, paths, parser, ls.encoder)
         except Exception as exc:
             ls.show(f"reloading the API database failed ({exc}); still serving the previous one",
                     types.MessageType.Error)
@@ -189,14 +197,13 @@ def _summary(ls: GorillaLanguageServer, reloaded: bool, errors: list[str] | None
 
 async def watch(ls: GorillaLanguageServer) -> None:
     """Poll the database files (sizes and times) and reload when they change."""
-    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(ls.watch_seconds)
         index = ls.index
         if index is None or not index.db.paths:
             continue
         try:
-            stale = await loop.run_in_executor(None, index.db.stale)
+            stale = await ls.run(ls.workers.load, index.db.stale)
         except OSError:
             continue
         if stale and ls.index is index:
@@ -210,9 +217,12 @@ async def did_change_watched_files(ls: GorillaLanguageServer, params: types.DidC
 
 
 def shutdown(ls: GorillaLanguageServer, params: None = None) -> None:
+    """Answer at once: timers and background tasks stop, work in flight is told to stop, queued work is dropped."""
     for handle in ls.diagnostic_timers.values():
         handle.cancel()
     for token in ls.completion_tokens.values():
         token.set()
     ls.verification.shutdown()
-    ls.worker.shutdown(wait=False, cancel_futures=True)
+    for task in list(ls.background):
+        task.cancel()
+    ls.workers.shutdown()

@@ -104,8 +104,8 @@ def _release(ls: GorillaLanguageServer) -> None:
 def _close(ls: GorillaLanguageServer, source: Any) -> None:
     close = getattr(source, "close", None)
     if close is not None:
-        # Generation runs on the worker thread: closing there waits for a request still using the model.
-        ls.worker.submit(close)
+        # Generation runs on the completion thread: closing there waits for a request still using the model.
+        ls.workers.complete.submit(close)
 
 
 def _expected(exc: Exception) -> bool:

@@ -20,7 +20,7 @@ import msgspec
 if TYPE_CHECKING:
     from index.checker import HubCheck
     from index.hubs import HubVerifier, Target
-    from lsp_server.diagnostics import Analysis
+    from lsp_server.analysis import Analysis
     from lsp_server.server import GorillaLanguageServer
 
 log = logging.getLogger("gorilla_lsp.verification")
@@ -128,7 +128,7 @@ class Verification:
         if analysis is None or verifier is None:
             return
         try:
-            updated = await ls.run_on_worker(rejudge, analysis, verifier)
+            updated = await ls.run(ls.workers.check, rejudge, analysis, verifier)
         except RuntimeError:  # the worker has shut down: the server is exiting
             return
         if ls.analyses.get(uri) is analysis:  # not edited (nor closed) meanwhile
@@ -166,17 +166,11 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args: object) -> None
 
 
 def rejudge(analysis: Analysis, verifier: HubVerifier) -> Analysis:
-    """The analysis with its pending findings judged again from the verifier's answers (worker thread)."""
-    from lsp_server.diagnostics import Judged, client_range
-    from lsp_server.edits import Text
+    """The analysis with its pending findings judged again from the verifier's answers (check worker)."""
+    from lsp_server.analysis import settled
 
-    text = Text(analysis.source.decode("utf-8", "surrogatepass"), analysis.encoding)  # type: ignore[arg-type]
-    checker = analysis.index.checker
-    judged = []
-    for item in analysis.judged:
-        finding = checker.rejudge(item.finding, verifier)
-        if finding is item.finding:
-            judged.append(item)
-        else:
-            judged.append(Judged(finding, client_range(text, finding.span), item.call_range))
-    return msgspec.structs.replace(analysis, judged=judged)
+    if analysis.lines is None:
+        return analysis
+    judged = settled(analysis.judged, analysis.index.checker, verifier, analysis.lines, analysis.source,
+                     analysis.encoding)  # type: ignore[arg-type]
+    return analysis if judged is analysis.judged else msgspec.structs.replace(analysis, judged=judged)

@@ -51,24 +51,36 @@ def diagnostics_for(
     index: ApiIndex, path: str, source: bytes, hubs: HubCheck | None = None,
     findings: list[Finding] | None = None,
 ) -> list[Diagnostic]:
-    """Diagnostics for one file (0-based lines, characters in code points): hallucinated and unverified calls."""
-    from index.positions import byte_to_column
+    """Diagnostics for one file: hallucinated and unverified calls (0-based lines as the LSP counts them, characters
+    in code points), ranged on what they are about (the model id, an invented name).
 
-    lines = source.split(b"\n")
+    A long file is checked in pieces (`index.chunked`: memory follows a piece, not the file); positions come from
+    byte offsets through `index.positions`, as in the server, whatever the file's line ends.
+    """
+    from index import chunked
+    from index.calls import for_parser
+    from index.positions import ByteMapper, Lines
+
+    if findings is None:
+        findings = chunked.findings(index.checker, for_parser(source), hubs=hubs)
+    flagged = [f for f in findings if f.verdict.status in SEVERITY]
+    if not flagged:
+        return []
+    where = ByteMapper(Lines(source.decode("utf-8", "surrogateescape")), source, "utf-32", "surrogateescape").positions(
+        offset for f in flagged for offset in f.focus_bytes)
     found: list[Diagnostic] = []
-    for finding in findings if findings is not None else index.checker.findings(source, hubs=hubs):
+    for finding in flagged:
         verdict = finding.verdict
-        if verdict.status not in SEVERITY:
-            continue
-        (row, col), (end_row, end_col) = finding.span
+        start, end = finding.focus_bytes
+        (line, character), (end_line, end_character) = where[start], where[end]
         evidence = verdict.evidence
         found.append(Diagnostic(
-            path=path, line=row, character=byte_to_column(lines[row], col), end_line=end_row,
-            end_character=byte_to_column(lines[end_row], end_col), severity=SEVERITY[verdict.status],
-            code=CODE[verdict.status], message=index.checker.message(finding),
+            path=path, line=line, character=character, end_line=end_line, end_character=end_character,
+            severity=SEVERITY[verdict.status], code=CODE[verdict.status], message=index.checker.message(finding),
             suggestions=index.checker.alternative_calls(verdict), status=verdict.status,
             evidence=Evidence(evidence.source, evidence.where, evidence.detail) if evidence is not None else None,
         ))
+    return found
     return found
 
 
@@ -76,6 +88,8 @@ def check_files(
     index: ApiIndex, files: list[Path], verifier: HubVerifier, jobs: int = 16
 ) -> tuple[dict[Path, tuple[bytes, list[Finding]]], dict[Path, str]]:
     """Every file's findings, its pending ids verified on their hubs meanwhile (each key asked once, `jobs` at once)."""
+    from index import chunked
+    from index.calls import for_parser
     from index.checker import HubCheck
 
     checked: dict[Path, tuple[bytes, list[Finding]]] = {}
@@ -88,7 +102,7 @@ def check_files(
             unreadable[file] = why or "unreadable"
             continue
         hubs = HubCheck(verifier, (file.parent, cwd))
-        findings = list(index.checker.findings(source, hubs=hubs))
+        findings = chunked.findings(index.checker, for_parser(source), hubs=hubs)
         for finding in findings:
             target = finding.verdict.target
             if finding.verdict.pending and target is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from index.positions import ByteMapper
 from lsp_server.comments import CommentFinder, hub_of_modules
 from lsp_server.edits import Text, call_insertion, import_for, import_insertion, variable_for
 from lsp_server.settings import Settings, apply_settings
@@ -94,7 +95,8 @@ def test_positions_utf16_and_surrogates() -> None:
     assert text.lines[1] == "\ud800abc"
     assert text.from_client(0, 7) == (0, 6)  # after the emoji (2 UTF-16 units)
     assert text.to_client(0, 6) == (0, 7)
-    assert text.byte_to_client(0, len("x = '😋".encode())) == (0, 7)
+    data = text.source.encode("utf-8", "surrogatepass")
+    assert ByteMapper(text.lines, data, "utf-16").positions([len("x = '😋".encode())]) == {9: (0, 7)}
     assert text.from_client(9, 0) is None and text.from_client(0, 999) == (0, 8)
     assert Text("é", "utf-8").to_client(0, 1) == (0, 2)
 
