@@ -36,6 +36,7 @@ class DenseRetriever:
         self.record_api = np.asarray(record_api, dtype=np.int64)
         self.n_apis = n_apis
         self.merged = n_apis != len(self.record_api)
+        self._last: tuple[str, np.ndarray] | None = None  # retrieval and task routing embed the same query
 
     @classmethod
     def from_database(cls, db: ApiDatabase, encoder: TextEncoder, cache_dir: Path | None = None) -> DenseRetriever:
@@ -46,12 +47,21 @@ class DenseRetriever:
         vectors = cache.get_or_compute([record_text(r) for r in db.records], encoder)
         return cls(encoder, vectors, db.record_api, len(db.apis))
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The request's embedding; the last one is kept, since routing asks for the vector retrieval just made."""
+        last = self._last
+        if last is not None and last[0] == query:
+            return last[1]
+        # Editors can send lone surrogates; the tokenizer cannot take them.
+        clean = query.encode("utf-8", "replace").decode("utf-8")
+        vector = self.encoder.encode([clean])[0]
+        self._last = (query, vector)
+        return vector
+
     def record_scores(self, query: str) -> np.ndarray:
         if not len(self.vectors):
             return np.zeros(0, dtype=np.float32)
-        # Editors can send lone surrogates; the tokenizer cannot take them.
-        clean = query.encode("utf-8", "replace").decode("utf-8")
-        return self.vectors @ self.encoder.encode([clean])[0]
+        return self.vectors @ self.query_vector(query)
 
     def api_scores(self, record_scores: np.ndarray) -> np.ndarray:
         if not self.merged:
