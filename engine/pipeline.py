@@ -15,17 +15,19 @@ import msgspec
 
 import numpy as np
 
-from engine.requests import RequestKind, classify_form
+from engine.requests import RequestKind, classify_form, explicit_ask
 from index.answers import parse_answer
 from index.api_index import ApiIndex
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
 from index.evaluation import Question, Response, StrictMetric
+from index.repair import short_label
 from index.router import Routing
 
 # The relevance floor: a request whose best task has less evidence than this (phrases + meaning, not retrieval's
 # vote, which always finds something) asks for nothing the database serves. Set on tests/data/comments.jsonl.
 RELEVANCE_FLOOR = 2.5
-RELEVANCE_FLOOR_BM25 = 1.5  # BM25 alone: phrases and the vote of lexical matches (no encoder)
+RELEVANCE_FLOOR_BM25 = 2.0  # BM25 alone: the task's phrases and the direction only (no encoder)
+ASK_FLOOR = 0.5  # a request that says it wants something ("we need a model that ...") needs only some evidence
 
 Source = Literal["model", "retrieval"]
 HallucinatedPolicy = Literal["warn", "hide"]
@@ -72,6 +74,7 @@ class Suggestion(msgspec.Struct, omit_defaults=True):
     api: int | None = None  # index into the database's APIs; None for a hallucinated call
     alternatives: list[str] = []
     task: str = ""
+    label: str = ""  # the model id or entrypoint: what names the suggestion in a list
     imports: list[str] = []  # import lines the call needs
     placeholders: list[str] = []  # names (or strings) in the call the user must fill in
 
@@ -128,12 +131,17 @@ class CompletionPipeline:
         hub_filter: bool = False,
         hallucinated: HallucinatedPolicy = "warn",
         cancelled: Callable[[], bool] | None = None,
+        detect: bool = True,
     ) -> CompletionResult:
-        """Suggestions for a comment or request: nothing when it asks for nothing (its `kind` says why)."""
+        """Suggestions for a comment or request: nothing when it asks for nothing (its `kind` says why).
+
+        `detect=False` skips the request classifier and the relevance floor, for text known to be a request (the
+        evaluation's questions); routing and ranking are the same.
+        """
         started = time.perf_counter()
         request = clean_request(text)
         constraints = parse_constraints(request)
-        kind = classify_form(request)
+        kind = classify_form(request) if detect else RequestKind("request")
 
         def finish(suggestions: list[Suggestion], kind: RequestKind, tasks: list[str]) -> CompletionResult:
             return CompletionResult(self.info(), request, constraints, suggestions,
@@ -142,7 +150,7 @@ class CompletionPipeline:
         if not kind.is_request:
             return finish([], kind, [])
         query = request if constraints.empty() else strip_constraints(request) or request
-        routing, order = self.rank_apis(query, constraints, hub, hub_filter)
+        routing, order = self.rank_apis(query, constraints, hub, hub_filter, explicit_ask(text), detect)
         if routing is None:
             return finish([], RequestKind("not-relevant", "no API in the database is relevant enough"), [])
         apis = self.index.db.apis
@@ -174,6 +182,7 @@ class CompletionPipeline:
 
     def rank_apis(
         self, query: str, constraints: Constraints, hub: str | None = None, hub_filter: bool = False,
+        asked: bool = False, floor: bool = True,
     ) -> tuple[Routing | None, list[tuple[int, float]]]:
         """Task first, then the APIs of the routed tasks, by retrieval; (None, []) below the relevance floor.
 
@@ -191,8 +200,8 @@ class CompletionPipeline:
         vector = index.dense.query_vector(query) if index.dense is not None else None
         routing = index.router.route(query, scores, allowed, vector)
         best = routing.best
-        floor = RELEVANCE_FLOOR if index.dense is not None else RELEVANCE_FLOOR_BM25
-        if best is None or routing.evidence < floor:
+        minimum = ASK_FLOOR if asked else RELEVANCE_FLOOR if index.dense is not None else RELEVANCE_FLOOR_BM25
+        if best is None or (floor and routing.evidence < minimum):
             return None, []
         task_rank = {task: i for i, task in enumerate(routing.routed)}
         candidates = [
@@ -212,7 +221,7 @@ class CompletionPipeline:
         order: list[tuple[tuple[float, ...], int, float]] = []
         for api, rel, raw in zip(candidates, relevance, values):
             task = index.router.api_task[api]
-            key: tuple[float, ...] = (task_rank[task] if rel < 0.9 else 0, -float(rel))
+            key: tuple[float, ...] = (task_rank[task], -float(rel))
             if dataset is not None:
                 known = index.db.apis[api].performance.dataset
                 key = (0 if known and dataset in known.lower() else 1 if not known else 2, *key)
@@ -233,6 +242,7 @@ class CompletionPipeline:
         return Suggestion(
             api_call=findings[0].call.text, api_name=verdict.identity.primary, domain="", framework="",
             verdict="hallucinated", source="model", score=0.0, constraints=ConstraintCheck("unknown"),
+            label=verdict.identity.primary,
             alternatives=[apis[i].api_call for i in verdict.alternatives],
         )
 
@@ -243,15 +253,18 @@ class CompletionPipeline:
         return Suggestion(
             api_call=runnable.call, api_name=record.api_name, domain=record.domain, framework=record.framework,
             verdict="known", source=source, score=round(score, 4), constraints=constraints, hub=record.hub, api=api,
-            task=self.index.router.api_task[api], imports=runnable.imports, placeholders=runnable.placeholders,
+            task=self.index.router.api_task[api], label=short_label(runnable.call), imports=runnable.imports,
+            placeholders=runnable.placeholders,
         )
 
 
 def answer_questions(
     pipeline: CompletionPipeline, questions: Sequence[Question], hub: str, top_k: int = 5,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, detect: bool = False,
 ) -> tuple[list[Response], float]:
     """The engine answers every eval question (its first suggestion, in Gorilla's answer format).
+
+    Every question is a request, so the request classifier and the relevance floor are off unless `detect`.
 
     Also returns top-5 recall: the share of questions whose reference API is among the first five suggestions.
     """
@@ -259,7 +272,7 @@ def answer_questions(
     responses: list[Response] = []
     hits = 0
     for number, question in enumerate(questions, 1):
-        result = pipeline.complete(question.text, n=5, top_k=top_k, hub=hub, hub_filter=True)
+        result = pipeline.complete(question.text, n=5, top_k=top_k, hub=hub, hub_filter=True, detect=detect)
         # The published metric parses the record's call as published, so the answer quotes it unrepaired.
         apis = pipeline.index.db.apis
         first = ""

@@ -36,6 +36,13 @@ _SEPARATOR = re.compile(r"^[\W_]*$")
 _URL_ONLY = re.compile(r"^\s*(?:see:?\s*|ref:?\s*|from:?\s*|source:?\s*)?<?https?://\S+>?\s*$", re.I)
 _CODE_HINT = re.compile(r"[=()\[\]{}:]|^\s*(?:import|from|def|class|return|if|for|while|with|print|assert|raise|yield)\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_PROSE = re.compile(r"(?:\b[A-Za-z]{2,}\b,? ){6,}")
+_STRINGS = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+# An explicit ask: long scenario requests may name no task phrase, but they do say that they want something.
+_ASK = re.compile(
+    r"\b(?:i|we)(?:'d| would)? (?:need|want|like|am looking|are looking|have to|must|wish)\b|\b(?:need|want) (?:an?|the|some)\b|"
+    r"\b(?:please|help me|help us|can you|could you|recommend|suggest|provide|find me|give me|show me|looking for)\b|"
+    r"\b(?:which|what) (?:api|model|library)\b|\bhow (?:can|do|could|should) (?:i|we)\b|\?\s*$", re.I)
 
 
 class RequestKind(msgspec.Struct, frozen=True):
@@ -69,13 +76,20 @@ def classify_form(text: str) -> RequestKind:
 
 def _asks(text: str) -> bool:
     """A licence word inside a request ("an Apache-licensed model to translate ...") does not make it a header."""
-    return bool(re.search(r"\b(?:model|api|classif\w*|detect\w*|translat\w*|generat\w*|segment\w*|transcri\w*)\b",
-                          text, re.I))
+    return explicit_ask(text) or bool(re.search(
+        r"\b(?:model|api|classif\w*|detect\w*|translat\w*|generat\w*|segment\w*|transcri\w*)\b", text, re.I))
+
+
+def explicit_ask(text: str) -> bool:
+    """Whether the text says it wants something ("I need ...", "we want ...", "recommend ...", a question)."""
+    return _ASK.search(text) is not None
 
 
 def looks_like_code(text: str) -> bool:
     """Python that parses and is more than a few bare words (`x = f(y)`, `import os`, `model.eval()`)."""
     if not _CODE_HINT.search(text) and not re.search(r"\w\.\w+\(|\w+\(", text):
+        return False
+    if _PROSE.search(_STRINGS.sub("''", text)):  # a run of plain words outside strings is a sentence
         return False
     source = text.rstrip(":") + ("\n    pass" if text.rstrip().endswith(":") else "")
     try:

@@ -187,13 +187,13 @@ def rank(
     checked = [(api, score, perf, check(constraints, perf)) for api, score, perf in items]
 
     def key(entry: tuple[int, float, Performance, ConstraintCheck]) -> tuple[float, ...]:
-        _, score, perf, result = entry
+        _, _, perf, result = entry
         group = _ORDER[result.status]
         if constraints.prefer == "smallest" and perf.params_m is not None:
             return (group, 0, perf.params_m)
         if constraints.prefer == "most_accurate" and perf.top1 is not None:
             return (group, 0, -perf.top1)
-        return (group, 1 if constraints.prefer else 0, -score)
+        return (group, 1 if constraints.prefer else 0, 0)
 
-    checked.sort(key=key)
+    checked.sort(key=key)  # stable: within a group the caller's order (relevance) is kept
     return [(api, score, result) for api, score, _, result in checked]

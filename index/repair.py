@@ -252,3 +252,25 @@ def repair_call(api_call: str, example: str = "") -> RepairedCall:
                 return RepairedCall(original, dropped=f"a placeholder model URL ({node.value})")
             placeholders.append(node.value)
     return RepairedCall(text, imports=list(dict.fromkeys(imports)), placeholders=placeholders, changes=changes)
+
+
+def short_label(call: str) -> str:
+    """What names the API in a list: the model id or entrypoint (`resnet50`, `facebook/detr-resnet-50`,
+    `tensorflow/ssd_mobilenet_v2/2`), else the callee."""
+    strings = re.findall(r"""['"]([^'"]+)['"]""", call)
+    callee = re.match(r"\s*([\w.]+)", call)
+    name = callee.group(1) if callee else call
+    if name.endswith("hub.load") and name.startswith("torch"):
+        model = re.search(r"""model\s*=\s*['"]([^'"]+)""", call)
+        if model:
+            return model.group(1)
+        return strings[1] if len(strings) > 1 else (strings[0] if strings else name)
+    for value in strings:
+        if value.startswith(("http://", "https://")):
+            return re.sub(r"^https?://(?:tfhub\.dev|www\.kaggle\.com/models)/", "", value)
+    model = re.search(r"""model\s*=\s*['"]([^'"]+)""", call)
+    if model:
+        return model.group(1)
+    if name == "pipeline" and strings:
+        return strings[0]
+    return strings[0] if strings else name

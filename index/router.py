@@ -30,7 +30,7 @@ MODALITIES = {
 }
 _DET = r"(?:an? |the |my |this |that |these |those |some |each |every |input |user |our |given )?(?:\w+ )?"
 _OUT = {
-    m: (re.compile(rf"\b{MAKE}\b[^.,;]{{0,30}}?\b{noun}\b", re.I),
+    m: (re.compile(rf"\b{MAKE}\b(?:\s+[\w-]+){{0,2}}?\s+{noun}\b", re.I),
         re.compile(rf"\binto {_DET}{noun}\b", re.I),
         re.compile(rf"\b(?:convert|converts|converting|turn|turns|turning|transform|transforms|change)\b[^.;]{{0,40}}?\bto {_DET}{noun}\b", re.I))
     for m, noun in MODALITIES.items()
@@ -65,7 +65,7 @@ class Routing(msgspec.Struct, frozen=True):
     routed: list[str]
     inputs: list[str]
     outputs: list[str]
-    evidence: float = 0.0  # the best task's score from the request (phrases, direction, meaning; BM25's vote)
+    evidence: float = 0.0  # the best task's score from the request alone (phrases, direction, meaning; no vote)
 
     @property
     def best(self) -> TaskScore | None:
@@ -138,9 +138,9 @@ class TaskRouter:
             np.maximum.at(best, self._proto_index, sims)
             for task in present:
                 scores[task] += DENSE_WEIGHT * max(0.0, float(best[self._task_index[task]]) - DENSE_BASE)
-        # With an encoder, retrieval finds something for any text, so its vote is no evidence of relevance; BM25
-        # votes only for requests that share words with the records.
-        evidence = dict(scores) if self._proto is not None else scores
+        # Retrieval finds something for almost any text (a prose note shares words with some record), so its vote
+        # ranks tasks but is no evidence that the text asks for one.
+        evidence = dict(scores)
         if api_scores is not None and api_scores.size:
             masked = api_scores if allowed is None else np.where(allowed, api_scores, -np.inf)
             order = np.argsort(-masked, kind="stable")[:VOTE_DEPTH]

@@ -105,7 +105,7 @@ TASKS: tuple[Task, ...] = (
         (r"\bimage recognition\b", 3.0), (rf"\b(?:recogni[sz]e|identify|categori[sz]e|label|tag)\b[^.]{{0,40}}\b(?:in|of|from) (?:an? |the |my |these |those )?{IMG}\b", 1.5),
         (r"\b(?:what|which) (?:kind of |type of )?(?:object|animal|species|breed|dish|food|plant|flower)s?\b", 1.5),
         (r"\bspecies\b", 1.0), (r"\bbreeds?\b", 1.5), (r"\bimagenet\b", 1.5), (r"\b(?:hot ?dog|cats? (?:or|vs\.?|and) dogs?)\b", 1.5),
-        (r"\bresnet|efficientnet|mobilenet|inception|vgg|densenet|vit\b", 1.0)],
+        (r"\bresnet|efficientnet|mobilenet|inception|vgg|densenet|vit\b", 1.0), (r"\bclassification (?:model|network|net)\b", 1.0)],
        ["classify images of animals", "identify the species of a flower in an image", "image classification model",
         "tell what object is in a photo", "categorize product photos", "recognize the breed of a dog from a picture",
         "an image classification network trained on ImageNet"]),

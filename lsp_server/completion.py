@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from pygls.exceptions import JsonRpcRequestCancelled
 
 from lsp_server.comments import CommentFinder, CommentRequest
 from lsp_server.docs import record_markdown
-from lsp_server.edits import Encoding, Insertion, Text, call_insertion, import_for, import_insertion
+from lsp_server.edits import Encoding, Insertion, Text, bound_name, call_insertion, import_for, import_insertion
 from lsp_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,9 +35,10 @@ class Prepared(msgspec.Struct):
     suggestion: Suggestion
     call: Insertion
     import_edit: Insertion | None
-    import_line: str | None
+    import_line: str | None  # the missing import lines, one per line
     detail: str
     documentation: str
+    snippet: str | None = None  # the call's text with its placeholders as tab stops (None: it has none)
 
 
 def prepare(
@@ -54,6 +56,7 @@ def prepare(
         return None
     imports = comments.imports(text.lines)
     hub = _hub(comments, text.lines)
+    # The file's imports are a hint for ties only: the pipeline never lets them bring in a less relevant API.
     result = pipeline.complete(
         request.text, n=settings.completion.max_candidates, top_k=settings.retrieval.top_k, hub=hub,
         hub_filter=False, hallucinated=settings.completion.hallucinated, cancelled=cancelled.is_set,
@@ -65,17 +68,57 @@ def prepare(
         record = apis[suggestion.api] if suggestion.api is not None else None
         insertion = call_insertion(text.lines, row, column, request.indent, request.cursor_on_comment,
                                    suggestion.api_call, text.units)
-        needed = import_for(suggestion.api_call, record)
+        needed = suggestion.imports or _model_import(suggestion, record)
+        missing = [line for line in needed if bound_name(line) not in imports]
         import_edit = None
-        import_line = None
-        if needed is not None and needed[0] not in imports:
-            import_line = needed[1]
+        import_line = "\n".join(missing) or None
+        if import_line is not None:
             import_edit = import_insertion(text.lines, import_line, text.units)
             if import_edit.line == insertion.line and import_edit.start >= insertion.start:  # would overlap
                 import_edit, import_line = None, None
+        snippet = None
+        if suggestion.placeholders:
+            snippet = snippet_text(insertion.text, suggestion.api_call, suggestion.placeholders)
         prepared.append(Prepared(suggestion, insertion, import_edit, import_line, _detail(suggestion),
-                                 _documentation(suggestion, record, request)))
+                                 _documentation(suggestion, record, request), snippet))
     return prepared
+
+
+def _model_import(suggestion: Suggestion, record: Any) -> list[str]:
+    """Imports for a call the model generated (not in the database, so not repaired at load)."""
+    needed = import_for(suggestion.api_call, record)
+    return [needed[1]] if needed is not None else []
+
+
+def _escape_snippet(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
+
+
+def snippet_text(inserted: str, call: str, placeholders: list[str]) -> str:
+    """The inserted text as an LSP snippet: each placeholder (a free name such as `use_gpu`, or the inside of a
+    placeholder string such as 'path_to_folder/model.pkl') becomes a tab stop, in order; the rest is escaped."""
+    at = inserted.rfind(call)
+    if at < 0:
+        return _escape_snippet(inserted)
+    head, body, tail = inserted[:at], call, inserted[at + len(call):]
+    pieces: list[str] = []
+    position = 0
+    stop = 0
+    spans: list[tuple[int, int, str]] = []
+    for placeholder in placeholders:
+        pattern = re.escape(placeholder) if not re.fullmatch(r"\w+", placeholder) else rf"(?<![\w.'\"]){placeholder}(?![\w'\"]|\s*=(?!=))"
+        match = re.search(pattern, body)
+        if match is not None:
+            spans.append((match.start(), match.end(), placeholder))
+    for start, end, placeholder in sorted(spans):
+        if start < position:
+            continue
+        stop += 1
+        pieces.append(_escape_snippet(body[position:start]))
+        pieces.append(f"${{{stop}:{_escape_snippet(placeholder)}}}")
+        position = end
+    pieces.append(_escape_snippet(body[position:]))
+    return _escape_snippet(head) + "".join(pieces) + _escape_snippet(tail) + "$0"
 
 
 def _hub(comments: CommentFinder, lines: list[str]) -> str | None:
@@ -83,10 +126,11 @@ def _hub(comments: CommentFinder, lines: list[str]) -> str | None:
 
 
 def _detail(s: Suggestion) -> str:
+    """The full call first (the label is only the model's name), then what the database says about it."""
     if s.verdict != "known":
         nearest = f"; nearest: {s.alternatives[0]}" if s.alternatives else ""
-        return f"⚠ not in the API database (hallucinated){nearest}"
-    parts = [s.api_name, s.domain]
+        return f"⚠ not in the API database (hallucinated): {s.api_call}{nearest}"
+    parts = [s.api_call, s.domain]
     if s.constraints.met:
         parts.append("✓ " + ", ".join(s.constraints.met))
     if s.constraints.violated:
@@ -145,21 +189,27 @@ async def completion(ls: GorillaLanguageServer, params: types.CompletionParams) 
     if prepared is None:
         return None
     items = []
+    snippets = ls.supports("text_document.completion.completion_item.snippet_support")
     for rank, p in enumerate(prepared):
         s = p.suggestion
         hallucinated = s.verdict != "known"
+        snippet = p.snippet is not None and snippets
+        edit = _edit(p.call)
+        if snippet:
+            edit = types.TextEdit(range=edit.range, new_text=p.snippet or "")
         items.append(types.CompletionItem(
-            label=s.api_call,
-            label_details=types.CompletionItemLabelDetails(description=s.domain or ("⚠ hallucinated" if hallucinated else None)),
+            label=s.label or s.api_call,
+            label_details=types.CompletionItemLabelDetails(
+                description=(s.task or s.domain) if not hallucinated else "⚠ hallucinated"),
             kind=types.CompletionItemKind.Function,
             detail=p.detail,
             documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=p.documentation),
             sort_text=f"{rank:03d}",
             filter_text=s.api_call,
             preselect=rank == 0,
-            text_edit=_edit(p.call),
+            text_edit=edit,
             additional_text_edits=[_edit(p.import_edit)] if p.import_edit is not None else None,
-            insert_text_format=types.InsertTextFormat.PlainText,
+            insert_text_format=types.InsertTextFormat.Snippet if snippet else types.InsertTextFormat.PlainText,
             tags=[types.CompletionItemTag.Deprecated] if hallucinated else None,
             data={"api": s.api, "verdict": s.verdict, "source": s.source},
         ))

@@ -9,6 +9,17 @@ from lsp_server.commands.common import (
 )
 
 
+def positive_int(text: str) -> int:
+    """argparse type for -n: a usage error (exit 2) below 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_complete(args: argparse.Namespace) -> int:
     from engine.pipeline import CompletionPipeline
 
@@ -19,19 +30,28 @@ def cmd_complete(args: argparse.Namespace) -> int:
         hallucinated=args.hallucinated,
     )
     if args.format == "json":
-        write_json({"engine": result.engine, "request": result.request, "constraints": result.constraints,
+        write_json({"engine": result.engine, "request": result.request, "kind": result.kind.kind,
+                    "reason": result.kind.reason or None, "tasks": result.tasks, "constraints": result.constraints,
                     "suggestions": result.suggestions, "seconds": result.seconds})
         return EXIT_OK
     engine = result.engine
     described = engine.backend + (f" ({engine.model} on {engine.device}, {engine.compute_type})" if engine.model
                                   else f" ({engine.retriever})" if engine.retriever else "")
     print(f"# engine: {described}; request: {result.request!r}"
+          + (f"; task: {', '.join(result.tasks)}" if result.tasks else "")
           + (f"; constraints: {result.constraints.describe()}" if not result.constraints.empty() else ""))
+    if not result.kind.is_request:
+        print(f"(no suggestion: not an API request: {result.kind.reason})")
+        return EXIT_OK
     for i, s in enumerate(result.suggestions, 1):
         mark = "" if s.verdict == "known" else "  [HALLUCINATED: not in the API database]"
         print(f"{i}. {s.api_call}{mark}")
         extra = f" | constraints {s.constraints.status}" if s.constraints.status != "none" else ""
-        print(f"   {s.api_name} | {s.domain} | {s.framework} | {s.source} score {s.score:g}{extra}")
+        print(f"   {s.label} | {s.task or s.domain} | {s.framework} | {s.source} score {s.score:g}{extra}")
+        for line in s.imports:
+            print(f"   needs: {line}")
+        if s.placeholders:
+            print(f"   fill in: {', '.join(s.placeholders)}")
     if not result.suggestions:
         print("(no suggestion: the request matches no API in the database)")
     return EXIT_OK
@@ -39,9 +59,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("complete", help="API call suggestions for a request")
-    p.add_argument("text", help="the request, e.g. '# segment people in a video, under 10M parameters'")
+    p.add_argument("text", help="the request, e.g. '# segment people in a video, under 10M parameters'; a comment "
+                   "that asks for nothing (a TODO, a pragma, a licence line) gets no suggestion, as in the editor")
     add_db(p)
-    p.add_argument("-n", type=int, default=5, help="number of suggestions (default 5)")
+    p.add_argument("-n", type=positive_int, default=5, help="number of suggestions, at least 1 (default 5)")
     p.add_argument("--top-k", type=int, default=5, help="documents retrieved for the model's prompt")
     p.add_argument("--hub", choices=["torchhub", "huggingface", "tensorflowhub"], help="only this hub's APIs")
     p.add_argument("--hallucinated", choices=["warn", "hide"], default="warn",
