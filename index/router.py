@@ -65,7 +65,7 @@ class Routing(msgspec.Struct, frozen=True):
     routed: list[str]
     inputs: list[str]
     outputs: list[str]
-    evidence: float = 0.0  # the best task's score from the request alone (phrases, direction, meaning; no vote)
+    evidence: float = 0.0  # how much the request alone says some task (phrases, direction, meaning; no vote)
 
     @property
     def best(self) -> TaskScore | None:
@@ -153,7 +153,7 @@ class TaskRouter:
         ranked = sorted((TaskScore(t, round(s, 4)) for t, s in scores.items()), key=lambda ts: -ts.score)
         top = ranked[0].score
         routed = [ts.task for ts in ranked if ts.score >= top - margin][:3]
-        return Routing(ranked, routed, sorted(inputs), sorted(outputs), round(evidence[ranked[0].task], 4))
+        return Routing(ranked, routed, sorted(inputs), sorted(outputs), round(max(evidence.values()), 4))
 
 
 def _embed(texts: list[str], encoder: TextEncoder, cache_dir: Path | None) -> np.ndarray:
