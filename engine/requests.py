@@ -44,6 +44,12 @@ _ASK = re.compile(
     r"\b(?:please|help me|help us|can you|could you|recommend|suggest|provide|find me|give me|show me|looking for)\b|"
     r"\b(?:which|what) (?:api|model|library)\b|\bhow (?:can|do|could|should) (?:i|we)\b|\?\s*$", re.I)
 
+# Words of the machinery around a model (tensors, checkpoints, arguments): a comment that uses them talks about the code
+# it sits in. None of them names a task of the database.
+_CODE_WORDS = re.compile(
+    r"\b(?:tokeni[sz]ers?|dataloaders?|checkpoints?|scripts?|cuda|numpy|tensors?|shapes?|arrays?|layers?|args|"
+    r"arguments?|epochs?|logits|logging|config|directory|function|variable|warmup|seed|upload)\b", re.I)
+
 
 class RequestKind(msgspec.Struct, frozen=True):
     """What a comment is; `reason` says it in words for the CLI and the logs."""
@@ -78,6 +84,11 @@ def _asks(text: str) -> bool:
     """A licence word inside a request ("an Apache-licensed model to translate ...") does not make it a header."""
     return explicit_ask(text) or bool(re.search(
         r"\b(?:model|api|classif\w*|detect\w*|translat\w*|generat\w*|segment\w*|transcri\w*)\b", text, re.I))
+
+
+def code_words(text: str) -> int:
+    """How many words of code machinery the text uses ("tensor", "checkpoint", "arguments")."""
+    return len(_CODE_WORDS.findall(text))
 
 
 def explicit_ask(text: str) -> bool:

@@ -6,7 +6,10 @@ Three kinds of evidence, added up per task:
   out), which count for the tasks with that signature and against the reversed ones;
 - meaning: the sentence encoder's similarity to the task's paraphrases (when an encoder is loaded), and the tasks
   of the APIs retrieval ranks highest (the records' own descriptions).
-The weights were set on requests written for this purpose and on TorchHub's train split, never on the eval split.
+With the encoder the router also says how much closer the request is to a note about code (`NOTE_EXAMPLES`: "load the
+dataset", "training loop") than to any task, which the relevance floor counts against it.
+The weights were set on requests written for this purpose (the dev split of tests/data/comments.jsonl) and on
+TorchHub's train split, never on the eval split.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import msgspec
 import numpy as np
 
 from index.encoder import EmbeddingCache, TextEncoder, default_cache_dir
-from index.tasks import AUD, IMG, MAKE, TASKS, TXT, VID, phrase_scores, task_of_domain
+from index.tasks import AUD, IMG, MAKE, NOTE_EXAMPLES, TASKS, TXT, VID, phrase_scores, task_of_domain
 
 MODALITIES = {
     "image": IMG[:-1] + r"|illustration|illustrations|artwork|drawing|drawings|painting|paintings|portrait|logo)",
@@ -47,7 +50,8 @@ log = logging.getLogger(__name__)
 # Weights of the evidence (set on the development requests, see the module docstring).
 DENSE_WEIGHT = 8.0
 DENSE_BASE = 0.25
-VOTE_WEIGHT = 2.0
+VOTE_WEIGHT = 0.5  # with the encoder: the request's meaning already says most of what retrieval's vote says
+VOTE_WEIGHT_BM25 = 1.0
 VOTE_DEPTH = 10
 DIRECTION_BONUS = 1.0
 DIRECTION_PENALTY = 2.5
@@ -66,6 +70,7 @@ class Routing(msgspec.Struct, frozen=True):
     inputs: list[str]
     outputs: list[str]
     evidence: float = 0.0  # how much the request alone says some task (phrases, direction, meaning; no vote)
+    note: float = -1.0  # how much closer the request is to a note about code than to any task (encoder only)
 
     @property
     def best(self) -> TaskScore | None:
@@ -94,6 +99,7 @@ class TaskRouter:
         self.encoder = encoder
         self._proto_task: list[str] = []
         self._proto: np.ndarray | None = None
+        self._notes: np.ndarray | None = None
         if encoder is not None:
             texts: list[str] = []
             for task in TASKS:
@@ -101,7 +107,9 @@ class TaskRouter:
                     for text in (task.title, *task.examples):
                         texts.append(text)
                         self._proto_task.append(task.id)
-            self._proto = _embed(texts, encoder, cache_dir) if texts else None
+            vectors = _embed([*texts, *NOTE_EXAMPLES], encoder, cache_dir)
+            self._proto = vectors[: len(texts)] if texts else None
+            self._notes = vectors[len(texts):]
         self._task_index = {t: i for i, t in enumerate(self.tasks_present)}
         self._proto_index = np.array([self._task_index[t] for t in self._proto_task], dtype=np.int64)
 
@@ -117,6 +125,7 @@ class TaskRouter:
         if not present or not request.strip():
             return Routing([], [], [], [], 0.0)
         scores = dict.fromkeys(present, 0.0)
+        note = -1.0
         for task, weight in phrase_scores(request).items():
             if task in scores:
                 scores[task] += weight
@@ -138,10 +147,13 @@ class TaskRouter:
             np.maximum.at(best, self._proto_index, sims)
             for task in present:
                 scores[task] += DENSE_WEIGHT * max(0.0, float(best[self._task_index[task]]) - DENSE_BASE)
+            if self._notes is not None and len(self._notes):
+                note = float((self._notes @ vector).max()) - float(best.max())
         # Retrieval finds something for almost any text (a prose note shares words with some record), so its vote
         # ranks tasks but is no evidence that the text asks for one.
         evidence = dict(scores)
         if api_scores is not None and api_scores.size:
+            vote = VOTE_WEIGHT if self._proto is not None else VOTE_WEIGHT_BM25
             masked = api_scores if allowed is None else np.where(allowed, api_scores, -np.inf)
             order = np.argsort(-masked, kind="stable")[:VOTE_DEPTH]
             for rank, api in enumerate(order):
@@ -149,11 +161,12 @@ class TaskRouter:
                     break
                 task = self.api_task[api]
                 if task in scores:
-                    scores[task] += VOTE_WEIGHT / (rank + 2)
+                    scores[task] += vote / (rank + 2)
         ranked = sorted((TaskScore(t, round(s, 4)) for t, s in scores.items()), key=lambda ts: -ts.score)
         top = ranked[0].score
         routed = [ts.task for ts in ranked if ts.score >= top - margin][:3]
-        return Routing(ranked, routed, sorted(inputs), sorted(outputs), round(max(evidence.values()), 4))
+        return Routing(ranked, routed, sorted(inputs), sorted(outputs), round(max(evidence.values()), 4),
+                       round(note, 4))
 
 
 def _embed(texts: list[str], encoder: TextEncoder, cache_dir: Path | None) -> np.ndarray:
