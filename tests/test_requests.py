@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from engine.pipeline import CompletionPipeline
-from engine.requests import classify_form, looks_like_code
+from engine.requests import classify_form, code_words, looks_like_code
 from index.api_index import ApiIndex
 from index.router import directions
 from index.tasks import TASKS, task_of_domain
@@ -96,17 +97,47 @@ def test_the_files_imports_never_bring_a_worse_api(hybrid_index: ApiIndex) -> No
     assert plain.tasks == biased.tasks
 
 
-@pytest.mark.parametrize(("engine", "silent", "answered"), [("hybrid", 0.85, 0.85), ("bm25", 0.85, 0.7)])
-def test_labelled_comments_precision_and_recall(
-    hybrid_index: ApiIndex, api_index: ApiIndex, engine: str, silent: float, answered: float
+def test_code_words_and_notes_count_against_a_comment(hybrid_index: ApiIndex) -> None:
+    assert code_words("move the tensors to cuda and save a checkpoint") == 3
+    assert code_words("detect objects in street photos") == 0
+    router = hybrid_index.router
+    note = router.route("load the dataset and tokenize it").note
+    request = router.route("detect objects in street photos").note
+    assert note > 0 > request
+
+
+@pytest.mark.parametrize(("engine", "silent", "answered", "task"), [
+    ("hybrid", 0.88, 0.92, 0.84), ("bm25", 0.87, 0.88, 0.74),
+])
+def test_held_out_comments_precision_recall_and_task(
+    hybrid_index: ApiIndex, api_index: ApiIndex, engine: str, silent: float, answered: float, task: float
 ) -> None:
-    """The real comments of tests/data/comments.jsonl stay (mostly) silent; the written requests are answered.
-    (Measured: see benchmarks/requests.py; the bounds sit a few points under the measured figures.)"""
+    """On the held-out split of tests/data/comments.jsonl (never tuned on): real comments that ask for nothing stay
+    silent, written requests are answered with their task. The bounds sit a few points under the figures
+    benchmarks/requests.py measures (hybrid 91.6 / 95.4 / 87.0, BM25 90.7 / 91.7 / 77.8)."""
     pipeline = CompletionPipeline(hybrid_index if engine == "hybrid" else api_index)
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-    assert sum(r["label"] == "other" and r["source"] != "written" for r in rows) >= 120
-    silent_other = sum(not pipeline.complete(r["text"]).suggestions for r in rows if r["label"] == "other")
-    answered_requests = sum(bool(pipeline.complete(r["text"]).suggestions) for r in rows if r["label"] == "request")
-    others = sum(r["label"] == "other" for r in rows)
-    assert silent_other / others >= silent
-    assert answered_requests / (len(rows) - others) >= answered
+    held = [r for r in rows if r["split"] == "heldout"]
+    real_other = [r for r in held if r["label"] == "other" and not r["source"].startswith("written")]
+    requests = [r for r in held if r["label"] == "request" and r["source"].startswith("written")]
+    assert len(real_other) >= 200 and len(requests) >= 100
+    assert sum(not pipeline.complete(r["text"]).suggestions for r in real_other) / len(real_other) >= silent
+    results = [pipeline.complete(r["text"]).suggestions for r in requests]
+    assert sum(bool(s) for s in results) / len(requests) >= answered
+    assert sum(bool(s) and s[0].task in r["task"].split("|") for r, s in zip(requests, results)) / len(requests) >= task
+
+
+def test_labelled_set_shape() -> None:
+    """The labelled set keeps its provenance: real comments name repository:path@commit, every request has tasks
+    that exist, and no file's comments sit on both sides of the split."""
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    real = [r for r in rows if not r["source"].startswith("written")]
+    assert len({r["text"] for r in real}) == len(real) >= 500
+    assert len({r["source"].split("@")[0] for r in real}) >= 30
+    assert all(re.fullmatch(r"[\w.-]+/[\w.-]+:\S+@[0-9a-f]{12}", r["source"]) for r in real)
+    ids = {t.id for t in TASKS}
+    assert all(set(r["task"].split("|")) <= ids for r in rows if r["label"] == "request")
+    sides: dict[str, set[str]] = {}
+    for r in real:
+        sides.setdefault(r["source"].split("@")[0], set()).add(r["split"])
+    assert all(len(s) == 1 for s in sides.values())
