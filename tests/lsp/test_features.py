@@ -7,7 +7,7 @@ from pytest_lsp import LanguageClient
 
 from tests.lsp.conftest import diagnostics_for, open_doc, status_of
 
-REQUEST_DOC = "# segment people in a video, under 10M parameters\n\nprint('done')\n"
+REQUEST_DOC = "# classify actions in a video, under 10M parameters\n\nprint('done')\n"
 INVENTED = "torch.hub.load('pytorch/vision', 'resnet9000')"
 CHECK_DOC = (
     "import torch\n"
@@ -60,7 +60,7 @@ async def test_completion_on_a_comment(client: LanguageClient) -> None:
     assert first.text_edit.range == types.Range(types.Position(1, 0), types.Position(1, 0))
     assert [e.new_text for e in first.additional_text_edits] == ["import torch\n"]
     accepted = apply(REQUEST_DOC, [first.text_edit, *first.additional_text_edits])
-    assert accepted == f"import torch\n# segment people in a video, under 10M parameters\nmodel = {call}\nprint('done')\n"
+    assert accepted == f"import torch\n# classify actions in a video, under 10M parameters\nmodel = {call}\nprint('done')\n"
 
     # on the comment line itself: the call goes below it and the comment is kept whole
     result = await client.text_document_completion_async(
