@@ -154,7 +154,11 @@ def _edit(insertion: Insertion) -> types.TextEdit:
     return types.TextEdit(range=_range(insertion.line, insertion.start, insertion.end), new_text=insertion.text)
 
 
-async def _suggest(ls: GorillaLanguageServer, uri: str, position: types.Position) -> list[Prepared] | None:
+async def _suggest(
+    ls: GorillaLanguageServer, uri: str, position: types.Position, inline: bool = False
+) -> list[Prepared] | None:
+    """Prepared suggestions at a position. A newer request of the same kind for the document supersedes this one; a
+    completion list and ghost text for the same line (VS Code asks for both) do not cancel each other."""
     doc = ls.document(uri)
     if doc is None:
         return None
@@ -164,10 +168,11 @@ async def _suggest(ls: GorillaLanguageServer, uri: str, position: types.Position
     if pipeline is None or doc is None:
         return None
     token = threading.Event()
-    previous = ls.completion_tokens.get(uri)
+    key = f"{uri}#inline" if inline else uri
+    previous = ls.completion_tokens.get(key)
     if previous is not None:
         previous.set()  # a newer request for this document supersedes the one in flight
-    ls.completion_tokens[uri] = token
+    ls.completion_tokens[key] = token
     try:
         prepared = await ls.run_on_worker(
             prepare, ls.comments, pipeline, ls.settings, doc.source, ls.position_encoding,
@@ -177,8 +182,8 @@ async def _suggest(ls: GorillaLanguageServer, uri: str, position: types.Position
         token.set()
         raise
     finally:
-        if ls.completion_tokens.get(uri) is token:
-            del ls.completion_tokens[uri]
+        if ls.completion_tokens.get(key) is token:
+            del ls.completion_tokens[key]
     if token.is_set():
         raise JsonRpcRequestCancelled("superseded by a newer completion request or an edit")
     return prepared
@@ -220,7 +225,7 @@ async def inline_completion(
     ls: GorillaLanguageServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
     uri = params.text_document.uri
-    prepared = await _suggest(ls, uri, params.position)
+    prepared = await _suggest(ls, uri, params.position, inline=True)
     if prepared is None:
         return None
     from lsp_server.server import INSERT_IMPORT_COMMAND
