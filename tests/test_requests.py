@@ -114,7 +114,7 @@ def test_held_out_comments_precision_recall_and_task(
 ) -> None:
     """On the held-out split of tests/data/comments.jsonl (never tuned on): real comments that ask for nothing stay
     silent, written requests are answered with their task. The bounds sit a few points under the figures
-    benchmarks/requests.py measures (hybrid 91.6 / 95.4 / 87.0, BM25 90.7 / 91.7 / 77.8)."""
+    benchmarks/requests.py measures (hybrid 91.6 / 95.4 / 88.0, BM25 90.7 / 91.7 / 77.8)."""
     pipeline = CompletionPipeline(hybrid_index if engine == "hybrid" else api_index)
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
     held = [r for r in rows if r["split"] == "heldout"]
