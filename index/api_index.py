@@ -9,12 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.calls import PythonCalls
 from index.checker import ApiChecker
 from index.database import ApiDatabase
 from index.encoder import TextEncoder
 from index.retrieval import Bm25Retriever, Retriever
+from index.router import TaskRouter
+
+if TYPE_CHECKING:
+    from index.dense import DenseRetriever
 
 
 class ApiIndex:
@@ -29,12 +34,15 @@ class ApiIndex:
         self.encoder = encoder
         self.bm25 = bm25 if bm25 is not None else Bm25Retriever.from_database(db)
         self.retriever: Retriever = self.bm25
+        self.dense: DenseRetriever | None = None
         if encoder is not None:
             from index.dense import DenseRetriever
             from index.hybrid import HybridRetriever
 
-            self.retriever = HybridRetriever(self.bm25, DenseRetriever.from_database(db, encoder))
+            self.dense = DenseRetriever.from_database(db, encoder)
+            self.retriever = HybridRetriever(self.bm25, self.dense)
         self.checker = checker if checker is not None else ApiChecker(db)
+        self.router = TaskRouter([api.domain for api in db.apis], encoder)
         self.build_seconds = time.perf_counter() - started
 
     @classmethod

@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from index.records import Performance
+from index.records import Performance, dataset_in
 
 Preference = Literal["smallest", "most_accurate"]
 Status = Literal["met", "unknown", "violated", "none"]
@@ -43,6 +43,7 @@ class Constraints(msgspec.Struct, frozen=True, omit_defaults=True):
     min_top5: float | None = None
     max_top1: float | None = None
     prefer: Preference | None = None
+    dataset: str | None = None  # a benchmark the request names: the record's must be it
 
     def empty(self) -> bool:
         return self == Constraints()
@@ -61,6 +62,8 @@ class Constraints(msgspec.Struct, frozen=True, omit_defaults=True):
             parts.append(f"top-5 >= {self.min_top5:g}%")
         if self.prefer:
             parts.append(self.prefer.replace("_", " "))
+        if self.dataset:
+            parts.append(f"on {self.dataset}")
         return ", ".join(parts)
 
 
@@ -112,6 +115,9 @@ def parse_constraints(request: str) -> Constraints:
             values.setdefault("max_top1", number)
         else:
             values.setdefault("min_top5" if top5 else "min_top1", number)
+    dataset = dataset_in(request)
+    if dataset is not None:
+        values["dataset"] = dataset
     if _SMALLEST.search(request):
         values["prefer"] = "smallest"
     elif _MOST_ACCURATE.search(request):
@@ -151,6 +157,14 @@ def check(constraints: Constraints, performance: Performance) -> ConstraintCheck
     test("top-1", performance.top1, constraints.min_top1, False, "%")
     test("top-1", performance.top1, constraints.max_top1, True, "%")
     test("top-5", performance.top5, constraints.min_top5, False, "%")
+    if constraints.dataset is not None:
+        label = f"dataset {constraints.dataset}"
+        if performance.dataset is None:
+            unknown.append(label)
+        elif constraints.dataset.lower() in performance.dataset.lower():
+            met.append(label)
+        else:
+            violated.append(f"{label} ({performance.dataset})")
     if constraints.prefer == "smallest" and performance.params_m is None:
         unknown.append("size")
     if constraints.prefer == "most_accurate" and performance.top1 is None:
@@ -173,13 +187,13 @@ def rank(
     checked = [(api, score, perf, check(constraints, perf)) for api, score, perf in items]
 
     def key(entry: tuple[int, float, Performance, ConstraintCheck]) -> tuple[float, ...]:
-        _, score, perf, result = entry
+        _, _, perf, result = entry
         group = _ORDER[result.status]
         if constraints.prefer == "smallest" and perf.params_m is not None:
             return (group, 0, perf.params_m)
         if constraints.prefer == "most_accurate" and perf.top1 is not None:
             return (group, 0, -perf.top1)
-        return (group, 1 if constraints.prefer else 0, -score)
+        return (group, 1 if constraints.prefer else 0, 0)
 
-    checked.sort(key=key)
+    checked.sort(key=key)  # stable: within a group the caller's order (relevance) is kept
     return [(api, score, result) for api, score, _, result in checked]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 from index.calls import CallSite, PythonCalls
 from index.identity import CallIdentity, call_identity, looks_like_hub_id
@@ -41,6 +42,15 @@ def fingerprint(paths: Sequence[Path]) -> Fingerprint:
     return Fingerprint(tuple(entries))
 
 
+
+
+class RepairCounts(msgspec.Struct):
+    repaired: int  # records whose call was repaired to run as inserted
+    dropped: int  # records whose call cannot run (never suggested)
+    dropped_apis: int
+    with_params: int  # records with a parameter count
+    with_accuracy: int  # records with a top-1/top-5 accuracy
+    with_dataset: int
 
 
 class ApiDatabase:
@@ -81,6 +91,9 @@ class ApiDatabase:
             else:
                 self.apis[index].also_at.append(record.location)
             self.record_api.append(index)
+        # APIs whose call cannot be made runnable (shell commands, placeholders) are kept for checking and the
+        # evaluation, never suggested.
+        self.unsuggestable = np.array([api.runnable.dropped is not None for api in self.apis], dtype=bool)
 
     def for_hub(self, hub: str) -> ApiDatabase:
         """The database restricted to one hub's records, in their order: what the published per-hub procedure
@@ -133,6 +146,18 @@ class ApiDatabase:
     def is_loader(self, callee: str) -> bool:
         return callee in self.loader_callees or (
             "." in callee and callee.rsplit(".", 1)[1] in self.loader_methods
+        )
+
+    def repairs(self) -> RepairCounts:
+        """How many records' calls were repaired or could not be, and how many state performance facts."""
+        records = self.records
+        return RepairCounts(
+            repaired=sum(1 for r in records if r.runnable.repaired),
+            dropped=sum(1 for r in records if r.runnable.dropped is not None),
+            dropped_apis=int(self.unsuggestable.sum()),
+            with_params=sum(1 for r in records if r.performance.params_m is not None),
+            with_accuracy=sum(1 for r in records if r.performance.top1 is not None or r.performance.top5 is not None),
+            with_dataset=sum(1 for r in records if r.performance.dataset is not None),
         )
 
     def hubs(self) -> Counter[str]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from index.repair import RepairedCall, repair_call
+
 JsonShape = dict[str, Any] | list[Any] | str | float | bool | None
 
 
@@ -63,6 +65,7 @@ class ApiRecord(msgspec.Struct, kw_only=True):
     source: str
     line: int
     raw: dict[str, Any]
+    runnable: RepairedCall  # the call as suggested and inserted (`api_call` stays as published, for evaluation)
     also_at: list[str] = msgspec.field(default_factory=list)
 
     @property
@@ -140,6 +143,7 @@ def normalise(raw: RawRecord, source: str, line: int, original: dict[str, Any]) 
     framework = raw.framework or ""
     functionality = _text(raw.functionality)
     api_name = raw.api_name or raw.api_call.split("(", 1)[0]
+    example_code = _text(raw.example_code)
     return ApiRecord(
         api_call=raw.api_call.strip(),
         api_name=api_name,
@@ -154,11 +158,12 @@ def normalise(raw: RawRecord, source: str, line: int, original: dict[str, Any]) 
             if raw.python_environment_requirements is not None
             else raw.env_requirements
         ),
-        example_code=_text(raw.example_code),
-        performance=parse_performance(raw.performance),
+        example_code=example_code,
+        performance=parse_performance(raw.performance, description or "", f"{api_name} {raw.api_call}"),
         source=source,
         line=line,
         raw=original,
+        runnable=repair_call(raw.api_call, example_code),
     )
 
 
@@ -195,11 +200,71 @@ def _percent(value: float) -> float:
     return value * 100.0 if 0.0 < value <= 1.0 else value
 
 
-def parse_performance(performance: Any) -> Performance:
+_DESC_PARAMS = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(m|million|b|billion|k|thousand)?\s+(?:trainable\s+)?(?:parameters|params)\b", re.I)
+_DESC_TOP1 = re.compile(
+    r"(?:top-?1 (?:accuracy|acc\.?)|accuracy) of (\d+(?:\.\d+)?)\s*%|(\d+(?:\.\d+)?)\s*% top-?1(?: accuracy)?", re.I)
+DATASETS = ("ImageNet", "COCO", "Kinetics", "SQuAD", "CIFAR", "ADE20K", "Cityscapes", "Pascal VOC", "LibriSpeech",
+            "Common Voice", "GLUE", "MNLI", "SST-2", "IMDB", "WikiText", "Open Images", "AudioSet", "UCF101", "NYU")
+
+
+def dataset_in(text: str) -> str | None:
+    """The first well-known benchmark dataset a text names (ImageNet, COCO, Kinetics, SQuAD, ...)."""
+    lowered = text.lower()
+    found = [(lowered.find(d.lower()), d) for d in DATASETS if d.lower() in lowered]
+    return min(found)[1] if found else None
+
+
+def _size_in_id(name: str) -> float | None:
+    """Parameters (millions) a model id states as one of its parts (`opt-350m`, `blip2-opt-2.7b`, `m2m100_418M`)."""
+    ids = re.findall(r"'([^']+)'", name) or name.split()
+    for model_id in ids:
+        last = model_id.rstrip("/").rsplit("/", 1)[-1]
+        if "autotrain" in last.lower() or "laion" in last.lower():  # numbers there are run ids and data sizes
+            continue
+        sizes = [t for t in re.split(r"[-_]", last) if re.fullmatch(r"\d+(?:\.\d+)?[mMbB]", t)]
+        if len(sizes) == 1:
+            number = float(sizes[0][:-1])
+            return number * 1000.0 if sizes[0][-1] in "bB" else number
+    return None
+
+
+def _from_text(description: str, name: str) -> dict[str, float | str]:
+    """Facts a record states in its model id or in words ("25.6M parameters", "76.1% top-1", "on ImageNet")."""
+    facts: dict[str, float | str] = {}
+    size = _size_in_id(name)
+    stated = {_millions_of(float(m.group(1)), m.group(2)) for m in _DESC_PARAMS.finditer(description)}
+    if size is not None:
+        facts["params_m"] = size
+    elif len(stated) == 1:  # several figures ("from 125M up to 175B parameters") name a family, not this model
+        facts["params_m"] = stated.pop()
+    tops = {float(m.group(1) or m.group(2)) for m in _DESC_TOP1.finditer(description)}
+    if len(tops) == 1:
+        facts["top1"] = tops.pop()
+    dataset = dataset_in(description)
+    if dataset:
+        facts["dataset"] = dataset
+    return facts
+
+
+def _millions_of(number: float, scale: str | None) -> float:
+    scale = (scale or "").lower()
+    if scale in ("b", "billion"):
+        return number * 1000.0
+    if scale in ("k", "thousand"):
+        return number / 1000.0
+    if not scale and number > 100_000:
+        return number / 1e6
+    return number
+
+
+def parse_performance(performance: Any, description: str = "", name: str = "") -> Performance:
     """Pull parameters (millions), top-1/top-5 accuracy (%) and dataset out of any published shape.
 
     Top-1 comes from keys such as `top_1`, `top1`, `Top-1 Acc.`, or from `top-1 error` as 100 - error; a bare
     numeric `accuracy` (or a model-named value under an `accuracy` object) counts as top-1 when nothing better is said.
+    What the performance field does not say is taken from the description ("25.6M parameters", "76.1% top-1
+    accuracy", "trained on ImageNet") and the model id's size (`bloom-560m`, `blip2-opt-2.7b`).
     """
     found: dict[str, float] = {}
     dataset: list[str] = []
@@ -242,9 +307,13 @@ def parse_performance(performance: Any) -> Performance:
 
     visit(performance, ())
     top1 = found.get("top1", found.get("accuracy"))
+    text = _from_text(description, name) if description or name else {}
+    if top1 is None and isinstance(text.get("top1"), float):
+        top1 = float(text["top1"])
+    params = found.get("params_m", text.get("params_m"))
     return Performance(
-        params_m=found.get("params_m"),
+        params_m=round(float(params), 4) if params is not None else None,
         top1=round(top1, 4) if top1 is not None else None,
         top5=round(found["top5"], 4) if "top5" in found else None,
-        dataset=dataset[0] if dataset else None,
+        dataset=dataset[0] if dataset else (str(text["dataset"]) if "dataset" in text else None),
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from lsp_server.diagnostics import CODE, current_analysis
-from lsp_server.edits import Text, import_for, import_insertion
+from lsp_server.edits import Text, bound_name, import_for, import_insertion
 
 if TYPE_CHECKING:
     from lsp_server.server import GorillaLanguageServer
@@ -52,7 +52,7 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
         related = [d for d in params.context.diagnostics if d.code == CODE and _overlaps(d.range, judged.call_range)]
         for rank, api in enumerate(judged.finding.verdict.alternatives):
             record = apis[api]
-            edits = [types.TextEdit(range=judged.call_range, new_text=record.api_call)]
+            edits = [types.TextEdit(range=judged.call_range, new_text=record.runnable.call)]
             needed = import_for(record.api_call, record)
             if needed is not None:
                 if imports is None:
@@ -63,7 +63,7 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
                         types.Position(insertion.line, insertion.start), types.Position(insertion.line, insertion.end)),
                         new_text=insertion.text))
             actions.append(types.CodeAction(
-                title=f"Replace with {record.api_call}  ({record.api_name}, {record.domain})",
+                title=f"Replace with {record.runnable.call}  ({record.api_name}, {record.domain})",
                 kind=types.CodeActionKind.QuickFix,
                 diagnostics=related or None,
                 is_preferred=rank == 0,
@@ -73,19 +73,21 @@ async def code_action(ls: GorillaLanguageServer, params: types.CodeActionParams)
 
 
 async def insert_import(ls: GorillaLanguageServer, *args: Any) -> bool:
-    """`gorilla.insertImport(uri, line)`: add an import the accepted inline completion needs, unless already there."""
+    """`gorilla.insertImport(uri, lines)`: add the imports (one per line) an accepted inline completion needs, unless
+    already there."""
     if len(args) != 2 or not all(isinstance(a, str) for a in args):
         raise ValueError("gorilla.insertImport expects [uri, import line]")
-    uri, line = args
+    uri, given = args
     doc = ls.document(uri)
-    if doc is None or not (line.startswith("import ") or line.startswith("from ")) or "\n" in line:
+    wanted = given.split("\n")
+    if doc is None or not all(w.startswith(("import ", "from ")) for w in wanted):
         return False
     text = Text(doc.text_lines, doc.encoding)
     imports = await ls.run(ls.workers.complete, ls.comments.imports, text.lines)
-    name = line.split(" as ")[-1].split(" import ")[-1].strip() if " as " in line or " import " in line else ""
-    name = name or line.split()[1].split(".")[0]
-    if name in imports:
+    missing = [w for w in wanted if bound_name(w) not in imports]
+    if not missing:
         return False
+    line = "\n".join(missing)
     insertion = import_insertion(text.lines, line, text.units)
     edit = types.TextEdit(range=types.Range(types.Position(insertion.line, insertion.start),
                                             types.Position(insertion.line, insertion.end)), new_text=insertion.text)

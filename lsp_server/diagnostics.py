@@ -180,9 +180,10 @@ def did_open(ls: GorillaLanguageServer, params: types.DidOpenTextDocumentParams)
 
 def did_change(ls: GorillaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
     uri = params.text_document.uri
-    token = ls.completion_tokens.get(uri)
-    if token is not None:
-        token.set()  # the text a running completion was computed for is gone
+    for key in (uri, f"{uri}#inline"):  # the completion list's request and the ghost text's
+        token = ls.completion_tokens.get(key)
+        if token is not None:
+            token.set()  # the text a running completion was computed for is gone
     schedule(ls, uri)
 
 

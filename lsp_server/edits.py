@@ -13,6 +13,7 @@ import msgspec
 
 from index.positions import Encoding, Lines, column_from_units, units
 from index.records import ApiRecord
+from index.repair import import_for_name
 
 
 class Text:
@@ -80,63 +81,24 @@ def variable_for(api_call: str) -> str:
     return "model"
 
 
-# name -> import line, for names whose module the call does not say
-_KNOWN_IMPORTS = {
-    "torch": "import torch",
-    "hub": "import tensorflow_hub as hub",
-    "tf": "import tensorflow as tf",
-    "pipeline": "from transformers import pipeline",
-    "SentenceTransformer": "from sentence_transformers import SentenceTransformer",
-    "CrossEncoder": "from sentence_transformers import CrossEncoder",
-    "timm": "import timm",
-    "joblib": "import joblib",
-    "yolov5": "import yolov5",
-    "YOLO": "from ultralyticsplus import YOLO",
-    "SequenceTagger": "from flair.models import SequenceTagger",
-    "load_model_ensemble_and_task_from_hf_hub": "from fairseq.checkpoint_utils import load_model_ensemble_and_task_from_hf_hub",
-    "load_from_hub": "from huggingface_sb3 import load_from_hub",
-    "EncoderClassifier": "from speechbrain.pretrained import EncoderClassifier",
-    "SpeechRecognitionModel": "from huggingsound import SpeechRecognitionModel",
-}
-_DIFFUSERS = re.compile(r"(Pipeline|ControlNetModel|UNet\dDModel|Scheduler|AutoencoderKL)$")
-
-
 def import_for(api_call: str, record: ApiRecord | None = None) -> tuple[str, str] | None:
     """(local name, import line) the call needs, e.g. ('hub', 'import tensorflow_hub as hub'); None if unknown."""
     callee = callee_of(api_call)
     if not callee:
         return None
     name = callee.split(".")[0]
-    if record is not None:
-        line = _import_from_example(name, record.example_code)
-        if line:
-            return name, line
-    if name in _KNOWN_IMPORTS:
-        return name, _KNOWN_IMPORTS[name]
-    if name[:1].isupper() and callee.endswith(".from_pretrained"):
-        module = "diffusers" if _DIFFUSERS.search(name) else "transformers"
-        return name, f"from {module} import {name}"
-    return None
+    line = import_for_name(name, record.example_code if record is not None else "")
+    return (name, line) if line is not None else None
 
 
-def _import_from_example(name: str, example: str) -> str | None:
-    """The import of `name` as the record's own example code writes it (reduced to that one name)."""
-    for raw in example.splitlines()[:80]:
-        line = raw.strip()
-        match = re.match(r"^from\s+([\w.]+)\s+import\s+(.+)$", line)
-        if match:
-            for part in match.group(2).strip("() ").split(","):
-                words = part.split()
-                if not words:
-                    continue
-                local = words[-1] if len(words) == 3 and words[1] == "as" else words[0]
-                if local == name:
-                    return f"from {match.group(1)} import {part.strip()}"
-            continue
-        match = re.match(r"^import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", line)
-        if match and (match.group(2) or match.group(1).split(".")[0]) == name:
-            return line
-    return None
+def bound_name(import_line: str) -> str:
+    """The name an import line binds: `import tensorflow_hub as hub` -> hub, `from x import Y` -> Y."""
+    words = import_line.replace(",", " ").split()
+    if "as" in words:
+        return words[words.index("as") + 1]
+    if words[:1] == ["from"] and "import" in words:
+        return words[words.index("import") + 1]
+    return words[1].split(".")[0] if len(words) > 1 else ""
 
 
 def import_insertion(lines: Sequence[str], import_line: str, units: Callable[[str], int] = len) -> Insertion:

@@ -56,6 +56,8 @@ async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
     except Exception as exc:  # the dense half is an improvement, never a reason to stop serving
         log.warning("dense retrieval unavailable, serving BM25 alone: %s", exc)
         return
+    if not ls.settings.retrieval.hybrid:  # turned off while the encoder loaded
+        return
     ls.encoder = encoder
     if hybrid is not None and ls.index is index:
         _install(ls, hybrid)

@@ -54,7 +54,7 @@ def _resolve_loopback_only(real):
 def _point_everything_at_the_standin() -> None:
     """Runs when this conftest is imported: before any other conftest builds a server environment from os.environ."""
     home = Path(tempfile.mkdtemp(prefix="gorilla-hubs-"))
-    standin = StandIn(Fixtures.load(), slow_seconds=6.0).__enter__()
+    standin = StandIn(Fixtures.load(), slow_seconds=12.0).__enter__()
     _STATE.update(standin=standin, home=home)
     for name in ("GORILLA_LSP_OFFLINE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_HUB_CACHE", "HUGGING_FACE_HUB_TOKEN",
                  "XDG_CACHE_HOME"):
@@ -62,7 +62,8 @@ def _point_everything_at_the_standin() -> None:
     os.environ.update(standin.environ())
     os.environ.update({
         "GORILLA_LSP_CACHE_DIR": str(home / "gorilla-cache"), "TORCH_HOME": str(home / "torch"),
-        "HF_HOME": str(home / "huggingface"), "GORILLA_LSP_HUB_TIMEOUT": "4",  # a loaded CI machine answers slowly; `slow` ids still time out
+        # A loaded CI machine answers slowly; the stand-in's `slow` ids (12 s) still time out.
+        "HF_HOME": str(home / "huggingface"), "GORILLA_LSP_HUB_TIMEOUT": "10",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
     })
     socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]

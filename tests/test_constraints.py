@@ -12,7 +12,8 @@ from index.records import Performance
     ("request_text", "expected"),
     [
         ("segment people in a video, under 10M parameters", Constraints(max_params_m=10)),
-        ("fewer than 10M parameters but at least 70% ImageNet accuracy", Constraints(max_params_m=10, min_top1=70)),
+        ("fewer than 10M parameters but at least 70% ImageNet accuracy",
+             Constraints(max_params_m=10, min_top1=70, dataset="ImageNet")),
         ("under 5 million parameters", Constraints(max_params_m=5)),
         ("less than 500k params", Constraints(max_params_m=0.5)),
         ("at least 70%", Constraints(min_top1=70)),

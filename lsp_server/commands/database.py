@@ -34,6 +34,7 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         "apis": len(db.apis),
         "hubs": dict(db.hubs()),
         "problems": [str(e) for e in db.errors],
+        "calls": db.repairs(),
         "build_seconds": round(index.build_seconds, 4),
     }
     if args.format == "json":
@@ -42,6 +43,11 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         print(f"{len(db.records)} records, {len(db.apis)} distinct APIs from {len(db.files)} file(s)")
         for hub, count in sorted(info["hubs"].items()):
             print(f"  {hub}: {count}")
+        calls = db.repairs()
+        print(f"calls: {calls.repaired} records repaired to run as inserted, {calls.dropped} records"
+              f" ({calls.dropped_apis} APIs) never suggested (shell commands, placeholders, undefined helpers)")
+        print(f"performance facts: {calls.with_params} records with a parameter count, {calls.with_accuracy} with an"
+              f" accuracy, {calls.with_dataset} with a dataset")
         for problem in info["problems"]:
             print(f"  {problem}")
     return EXIT_OK

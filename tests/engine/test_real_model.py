@@ -17,7 +17,8 @@ from engine.generator import GenerationOptions, GorillaGenerator
 from engine.stopping import NO_STOP
 from tests.conftest import API_DIR, REPO
 
-INVENTED_REQUEST = "fix this call: torch.hub.load('pytorch/vision', 'resnet9000')"
+# Asked, not commented-out code (which the request classifier silences); greedy, the model copies the call.
+INVENTED_REQUEST = "please fix: torch.hub.load('pytorch/vision', 'resnet9000')"
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -64,7 +65,8 @@ def test_model_run_prints_the_text_and_the_speed(real_model: tuple[str, str]) ->
 
 
 def test_complete_flags_an_invented_call_it_writes(real_model: tuple[str, str]) -> None:
-    """Zero-shot (--top-k 0), greedy (-n 1), the model copies the call from the request and alters it (`resnet90`)."""
+    """Zero-shot (--top-k 0), greedy (-n 1), the model copies the invented call from the request; the (stand-in)
+    TorchHub says pytorch/vision has no such entrypoint."""
     common = ["complete", INVENTED_REQUEST, "--model", real_model[0], "--template", "chat", "--top-k", "0",
               "-n", "1", "--api-db", str(API_DIR / "torchhub_api.jsonl"), "--retriever", "bm25", "--format", "json",
               "--device", "cpu", "--compute-type", "int8"]
@@ -82,4 +84,4 @@ def test_complete_flags_an_invented_call_it_writes(real_model: tuple[str, str]) 
     assert shown["verdict"] == "known" and shown["source"] == "retrieval"
 
     text = cli(*common[:-2], "--format", "text")
-    assert "[HALLUCINATED: not in the API database]" in text.stdout
+    assert "[HALLUCINATED: does not exist]" in text.stdout and "has no entrypoint `resnet9000`" in text.stdout

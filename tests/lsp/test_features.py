@@ -7,7 +7,7 @@ from pytest_lsp import LanguageClient
 
 from tests.lsp.conftest import diagnostics_for, flagged, open_doc, status_of
 
-REQUEST_DOC = "# segment people in a video, under 10M parameters\n\nprint('done')\n"
+REQUEST_DOC = "# classify actions in a video, under 10M parameters\n\nprint('done')\n"
 INVENTED = "torch.hub.load('pytorch/vision', 'resnet9000')"
 CHECK_DOC = (
     "import torch\n"
@@ -48,14 +48,19 @@ async def test_completion_on_a_comment(client: LanguageClient) -> None:
         types.CompletionParams(text_document=doc_id(uri), position=types.Position(1, 0)))
     assert isinstance(result, types.CompletionList) and len(result.items) == 5
     first = result.items[0]
-    assert first.label.startswith("torch.hub.load(") and "x3d_s" in first.label  # 3.79M parameters: meets the limit
+    # A short label (the entrypoint), the task beside it, the full call in the detail.
+    assert first.label == "x3d_s"  # 3.79M parameters: meets the limit
+    assert first.label_details.description == "video-classification"
+    call = first.detail.split(" · ")[0]
+    assert call.startswith("torch.hub.load(") and "'x3d_s'" in call
     assert "✓ params <= 10M" in first.detail and "Video Classification" in first.detail
     assert first.documentation.kind == types.MarkupKind.Markdown and "**Performance:**" in first.documentation.value
-    assert first.text_edit.new_text == "model = " + first.label
+    assert first.text_edit.new_text == "model = " + call
+    assert first.insert_text_format == types.InsertTextFormat.PlainText  # no placeholder in this call
     assert first.text_edit.range == types.Range(types.Position(1, 0), types.Position(1, 0))
     assert [e.new_text for e in first.additional_text_edits] == ["import torch\n"]
     accepted = apply(REQUEST_DOC, [first.text_edit, *first.additional_text_edits])
-    assert accepted == f"import torch\n# segment people in a video, under 10M parameters\nmodel = {first.label}\nprint('done')\n"
+    assert accepted == f"import torch\n# classify actions in a video, under 10M parameters\nmodel = {call}\nprint('done')\n"
 
     # on the comment line itself: the call goes below it and the comment is kept whole
     result = await client.text_document_completion_async(
@@ -74,7 +79,7 @@ async def test_hub_bias_from_imports(client: LanguageClient) -> None:
     await open_doc(client, uri, "import tensorflow_hub as hub\n# image classification model\n")
     result = await client.text_document_completion_async(
         types.CompletionParams(text_document=doc_id(uri), position=types.Position(1, 29)))
-    assert result.items[0].label.startswith("hub.")
+    assert result.items[0].detail.startswith("hub.")
     assert not result.items[0].additional_text_edits  # `hub` is already imported
 
 

@@ -107,6 +107,14 @@ async def test_model_loading_cancellation_and_failure(vscode: LanguageClient, sl
     assert error.value.code == -32800
     assert (await second).items  # the model said nothing usable: retrieval fills the list
 
+    # ghost text and a completion list for the same line (VS Code asks for both) do not cancel each other
+    listed = asyncio.ensure_future(vscode.text_document_completion_async(completion_params(uri, 2, 0)))
+    await asyncio.sleep(0.2)
+    ghost = asyncio.ensure_future(vscode.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(2, 0),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))))
+    assert (await listed).items and (await ghost).items
+
     # a model that invents a call: shown last, with a warning
     await configure(vscode, {"model": {"path": scripted_model, "device": "cpu"}})
     await wait_for(lambda: status_of(vscode).get("state") == "ready" and "scripted" in (status_of(vscode)["model"] or ""),

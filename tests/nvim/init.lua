@@ -53,7 +53,7 @@ local function run()
   res.hover = r and r[client_id] and r[client_id].result or { error = err }
 
   -- completion on the blank line under the request comment, then accept the first item
-  local blank = find_line(bufnr, '# segment people') + 1
+  local blank = find_line(bufnr, '# classify actions') + 1
   local pos = { textDocument = { uri = uri }, position = { line = blank, character = 0 } }
   r, err = vim.lsp.buf_request_sync(bufnr, 'textDocument/completion', pos, 5000)
   res.completion = r and r[client_id] and r[client_id].result or { error = err }

@@ -15,7 +15,7 @@ INIT = Path(__file__).with_name("init.lua")
 
 SAMPLE = """import torch
 
-# segment people in a video, under 10M parameters
+# classify actions in a video, under 10M parameters
 
 model = torch.hub.load('pytorch/vision', 'resnet9000')
 """
@@ -51,8 +51,8 @@ def test_neovim_end_to_end(tmp_path: Path) -> None:
     items = res["completion"]["items"]
     assert items and "x3d_s" in items[0]["label"] and "params <= 10M" in items[0]["detail"]
     lines = res["lines_after"]
-    assert lines[2] == "# segment people in a video, under 10M parameters"
-    assert lines[3] == "model = " + items[0]["label"]
+    assert lines[2] == "# classify actions in a video, under 10M parameters"
+    assert items[0]["label"] == "x3d_s" and lines[3] == "model = " + items[0]["detail"].split(" · ")[0]
     assert lines[0] == "import torch" and lines[4].startswith("model = torch.hub.load('pytorch/vision', 'resnet9000')")
 
     inline = res["inline_completion"]["items"]
