@@ -21,6 +21,7 @@ from index.cancel import checkpoint
 from index.constraints import ConstraintCheck, Constraints, check, parse_constraints, rank, strip_constraints
 from index.evaluation import Question, Response, StrictMetric
 from index.repair import short_label
+from index.retrieval import tokenize
 from index.router import Routing
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ ASK_FLOOR = 0.5  # a request that says it wants something ("we need a model that
 CODE_PENALTY = 2.0
 NOTE_WEIGHT = 20.0
 NOTE_MARGIN = 0.1
+
+# Words a model id shares with its data's name that say what it does, not what it is about.
+_GENERIC_SUBJECTS = frozenset({"segmentation", "detection", "classification", "object", "image", "dataset", "data",
+                               "finetuned", "model", "base", "large", "small", "text", "speech", "audio"})
 
 Source = Literal["model", "retrieval"]
 # Real calls first (the database's, then those a hub confirms), calls nobody could check next, invented ones last.
@@ -125,6 +130,7 @@ class CompletionPipeline:
     def __init__(self, index: ApiIndex, model: CandidateSource | None = None) -> None:
         self.index = index
         self.model = model
+        self._subjects: dict[int, frozenset[str]] = {}
 
     def info(self) -> EngineInfo:
         if self.model is not None:
@@ -258,16 +264,34 @@ class CompletionPipeline:
         dataset = constraints.dataset.lower() if constraints.dataset else None
         if dataset is None and (constraints.min_top1 is not None or constraints.min_top5 is not None):
             dataset = "imagenet"  # top-1/top-5 figures are ImageNet's unless the request names another benchmark
+        asked_words = set(tokenize(query))
         order: list[tuple[tuple[float, ...], int, float]] = []
         for api, rel, raw in zip(candidates, relevance, values):
             task = index.router.api_task[api]
-            key: tuple[float, ...] = (task_rank[task], -float(rel))
+            # A model made for one subject (building segmentation, pothole detection) comes after the general models
+            # of its task unless the request names that subject.
+            subject = self._subject(api)
+            specialised = 1 if subject and not subject & asked_words else 0
+            key: tuple[float, ...] = (task_rank[task], specialised, -float(rel))
             if dataset is not None:
                 known = index.db.apis[api].performance.dataset
                 key = (0 if known and dataset in known.lower() else 1 if not known else 2, *key)
             order.append((key, api, float(raw)))
         order.sort(key=lambda entry: entry[0])
         return routing, [(api, raw) for _, api, raw in order]
+
+    def _subject(self, api: int) -> frozenset[str]:
+        """The subject a model was made for: the words its id and its training data's name share
+        (`keremberke/yolov8m-building-segmentation` on `satellite-building-segmentation`: {building})."""
+        subject = self._subjects.get(api)
+        if subject is None:
+            record = self.index.db.apis[api]
+            identity = self.index.db.identities[api]
+            model_id = (identity.primary if identity is not None else "").rsplit("/", 1)[-1]
+            dataset = (record.performance.dataset or "").rsplit("/", 1)[-1]
+            words = {w for w in tokenize(model_id) if w.isalpha()} & {w for w in tokenize(dataset) if w.isalpha()}
+            subject = self._subjects[api] = frozenset(words - _GENERIC_SUBJECTS)
+        return subject
 
     def _from_model(
         self, output: str, constraints: Constraints, hubs: HubCheck | None = None
