@@ -20,6 +20,7 @@ import atexit
 import functools
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -287,7 +288,8 @@ def _read_vocab_size(path: Path) -> int | None:
     return None
 
 
-def _load_tokenizer(path: Path) -> Any:
+def load_tokenizer(path: Path) -> Any:
+    """The tokenizer beside a converted model (`AutoTokenizer`, no torch); a clear error when there is none."""
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise TokenizerLoadError(
             f"no tokenizer in {path}: expected one of {', '.join(TOKENIZER_FILES)} "
@@ -295,6 +297,8 @@ def _load_tokenizer(path: Path) -> Any:
             path=str(path),
         )
     try:
+        # Only tokenizers are used: transformers' advice that PyTorch is missing is noise on every start.
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
@@ -560,7 +564,7 @@ class GorillaGenerator:
         resolved_device = resolve_device(device, device_index)
         resolved_compute = resolve_compute_type(compute_type, resolved_device, device_index)
         self._path = path
-        self._tokenizer = _load_tokenizer(path)
+        self._tokenizer = load_tokenizer(path)
         self._tokenizer_lock = threading.Lock()
         probe = self._tokenizer("a").input_ids
         self._adds_bos = bool(probe) and probe[0] == self._tokenizer.bos_token_id

@@ -140,10 +140,11 @@ def verify_conversion(gguf_path: str | Path, model_dir: str | Path, *, prompt: s
     as with a wrong rotary layout; returns the report otherwise.
     """
     import ctranslate2
-    from transformers import AutoTokenizer
+
+    from engine.generator import load_tokenizer
 
     model = GGUFModel(gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    tokenizer = load_tokenizer(Path(model_dir))
     generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type=compute_type)
     try:
         prompt_ids = list(tokenizer(prompt).input_ids)
