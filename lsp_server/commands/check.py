@@ -20,17 +20,11 @@ from lsp_server.commands.walk import NotFound, Skipped, collect, read_source
 
 if TYPE_CHECKING:
     from index.api_index import ApiIndex
-    from index.checker import Finding, HubCheck
+    from index.checker import Evidence, Finding, HubCheck
     from index.hubs import HubVerifier
 
 SEVERITY = {"hallucinated": "warning", "unverified": "information"}
 CODE = {"hallucinated": "hallucinated-api", "unverified": "unverified-api"}
-
-
-class Evidence(msgspec.Struct, omit_defaults=True):
-    source: str
-    where: str = ""
-    detail: str = ""
 
 
 class Diagnostic(msgspec.Struct, omit_defaults=True):
@@ -73,14 +67,12 @@ def diagnostics_for(
         verdict = finding.verdict
         start, end = finding.focus_bytes
         (line, character), (end_line, end_character) = where[start], where[end]
-        evidence = verdict.evidence
         found.append(Diagnostic(
             path=path, line=line, character=character, end_line=end_line, end_character=end_character,
             severity=SEVERITY[verdict.status], code=CODE[verdict.status], message=index.checker.message(finding),
             suggestions=index.checker.alternative_calls(verdict), status=verdict.status,
-            evidence=Evidence(evidence.source, evidence.where, evidence.detail) if evidence is not None else None,
+            evidence=verdict.evidence,
         ))
-    return found
     return found
 
 
