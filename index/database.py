@@ -91,9 +91,15 @@ class ApiDatabase:
             else:
                 self.apis[index].also_at.append(record.location)
             self.record_api.append(index)
-        # APIs whose call cannot be made runnable (shell commands, placeholders) are kept for checking and the
-        # evaluation, never suggested.
-        self.unsuggestable = np.array([api.runnable.dropped is not None for api in self.apis], dtype=bool)
+        self._unsuggestable: np.ndarray | None = None
+
+    @property
+    def unsuggestable(self) -> np.ndarray:
+        """APIs whose call cannot be made runnable (shell commands, placeholders): kept for checking and the
+        evaluation, never suggested."""
+        if self._unsuggestable is None:
+            self._unsuggestable = np.array([api.runnable.dropped is not None for api in self.apis], dtype=bool)
+        return self._unsuggestable
 
     def for_hub(self, hub: str) -> ApiDatabase:
         """The database restricted to one hub's records, in their order: what the published per-hub procedure

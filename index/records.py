@@ -65,12 +65,20 @@ class ApiRecord(msgspec.Struct, kw_only=True):
     source: str
     line: int
     raw: dict[str, Any]
-    runnable: RepairedCall  # the call as suggested and inserted (`api_call` stays as published, for evaluation)
     also_at: list[str] = msgspec.field(default_factory=list)
+    repair_cache: RepairedCall | None = None  # `runnable`, once asked for
 
     @property
     def location(self) -> str:
         return f"{self.source}:{self.line}"
+
+    @property
+    def runnable(self) -> RepairedCall:
+        """The call as suggested and inserted (`api_call` stays as published, for evaluation). Repaired when first
+        asked for: evaluation and `check` never need it, and most records are never suggested."""
+        if self.repair_cache is None:
+            self.repair_cache = repair_call(self.api_call, self.example_code)
+        return self.repair_cache
 
     def document(self) -> dict[str, Any]:
         """The record as Gorilla's prompts and the LSP hover show it (the published JSON fields)."""
@@ -163,7 +171,6 @@ def normalise(raw: RawRecord, source: str, line: int, original: dict[str, Any]) 
         source=source,
         line=line,
         raw=original,
-        runnable=repair_call(raw.api_call, example_code),
     )
 
 
