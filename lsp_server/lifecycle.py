@@ -34,7 +34,9 @@ def database_paths(ls: GorillaLanguageServer) -> list[Path]:
 def _load(paths: list[Path], parser: Any = None, encoder: Any = None) -> ApiIndex:
     from index.api_index import ApiIndex
 
-    return ApiIndex.load(paths, parser, encoder)
+    index = ApiIndex.load(paths, parser, encoder)
+    index.db.unsuggestable  # noqa: B018 - the suggestable calls are repaired here, not on the first completion
+    return index
 
 
 def _hybrid(index: ApiIndex) -> tuple[Any, ApiIndex | None]:
