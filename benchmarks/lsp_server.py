@@ -173,6 +173,12 @@ async def start_server(api_db: str, hybrid: bool, stderr: Any = None) -> tuple[a
     return proc, client
 
 
+async def database_ready(client: Client) -> None:
+    """Wait for the server's `gorilla/status` saying the database is loaded (a completion in a document it does not
+    have is answered at once, loaded or not)."""
+    await client.wait_notification("gorilla/status", lambda p: p.get("state") == "ready", 60)
+
+
 async def stop_server(proc: asyncio.subprocess.Process, client: Client) -> None:
     await client.request("shutdown", None)
     client.notify("exit", None)
@@ -275,13 +281,12 @@ def big_file(size: int, call_every: int = 500) -> str:
     return "\n".join(out) + "\n"
 
 
-def invented_file(lines: int) -> str:
-    """`lines` lines, every other one a distinct invented call (so every nearest-API search is a new one)."""
+def invented_file(calls: int) -> str:
+    """`calls` distinct invented calls, each followed by a line of plain code (so every nearest-API search is a new
+    one)."""
     out = ["import torch", "import tensorflow_hub as hub", "from transformers import AutoModel, pipeline"]
-    i = 0
-    while len(out) < lines:
-        out.append(f"m{i} = {INVENTED_CALLS[i % 4].format(i=i)}" if len(out) % 2 else f"x{i} = {i}")
-        i += 1
+    for i in range(calls):
+        out += [f"m{i} = {INVENTED_CALLS[i % 4].format(i=i)}", f"x{i} = {i}"]
     return "\n".join(out) + "\n"
 
 
@@ -368,38 +373,55 @@ async def pipelined_completions(api_db: str, count: int) -> list[tuple[str, str,
 
 
 async def invented_calls(api_db: str, rounds: int = 10) -> list[tuple[str, str, str, str]]:
-    proc, client = await start_server(api_db, False)
+    """1,000 invented calls: diagnostics at once from the database and the answers cache, then from the hubs (cold
+    cache: the ids are asked), in a second server with the answers cached, and after edits."""
     uri = "file:///bench/invented.py"
-    text = invented_file(2000)
-    await client.request("textDocument/completion", completion_params("file:///none.py", 0))  # index loaded
-    sent = time.perf_counter()
-    client.notify("textDocument/didOpen", open_params(uri, text))
-    at, params = await client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri, 120)
-    cold = (at - sent) * 1000
-    found = len(params["diagnostics"])
-    samples = []
-    for r in range(rounds):
+    text = invented_file(1000)
+    rows = []
+    samples: list[float] = []
+    shared_cache = os.environ["GORILLA_LSP_CACHE_DIR"]
+    os.environ["GORILLA_LSP_CACHE_DIR"] = tempfile.mkdtemp(prefix="gorilla-bench-answers-")
+    for cache in ("cold", "warm"):
+        proc, client = await start_server(api_db, False)
+        await database_ready(client)
         sent = time.perf_counter()
-        client.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": r + 2},
-            "contentChanges": [{"range": {"start": {"line": 10, "character": 0}, "end": {"line": 10, "character": 0}},
-                                "text": f"# edit {r}\n"}]})
-        at, _ = await client.wait_notification(
-            "textDocument/publishDiagnostics", lambda p, v=r + 2: p["uri"] == uri and p.get("version") == v)
-        samples.append((at - sent - DEBOUNCE_S) * 1000)
-    await stop_server(proc, client)
+        client.notify("textDocument/didOpen", open_params(uri, text))
+        at, params = await client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri, 120)
+        first, found = (at - sent) * 1000, len(params["diagnostics"])
+        while len(params["diagnostics"]) < 1000:
+            at, params = await client.wait_notification(
+                "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, 120)
+        flagged = (at - sent) * 1000
+        if cache == "cold":
+            rows += [
+                ("1,000 distinct invented calls in 2,000 lines, answers cache empty: first diagnostics",
+                 f"{first:.0f} ms ({found} flagged, the rest waiting for their hubs)", "-", ""),
+                ("... all 1,000 flagged once the hubs (stand-in on 127.0.0.1) answered", f"{flagged:.0f} ms", "-", ""),
+            ]
+        else:
+            rows.append(("1,000 distinct invented calls, hub answers cached (a new server): first diagnostics",
+                         f"{first:.0f} ms ({found} flagged)", "<= 500 ms, all 1,000",
+                         mark(first <= 500 and found == 1000)))
+            for r in range(rounds):
+                sent = time.perf_counter()
+                client.notify("textDocument/didChange", {
+                    "textDocument": {"uri": uri, "version": r + 2},
+                    "contentChanges": [{"range": {"start": {"line": 10, "character": 0},
+                                                  "end": {"line": 10, "character": 0}}, "text": f"# edit {r}\n"}]})
+                at, _ = await client.wait_notification(
+                    "textDocument/publishDiagnostics", lambda p, v=r + 2: p["uri"] == uri and p.get("version") == v)
+                samples.append((at - sent - DEBOUNCE_S) * 1000)
+        await stop_server(proc, client)
+    os.environ["GORILLA_LSP_CACHE_DIR"] = shared_cache
     median = statistics.median(samples)
-    return [
-        (f"1,000 distinct invented calls in 2,000 lines: first diagnostics ({found} found)", f"{cold:.0f} ms",
-         "<= 500 ms", mark(cold <= 500 and found == 1000)),
-        ("1,000 invented calls in 2,000 lines: diagnostics after an edit, after debounce (median)",
-         f"{median:.1f} ms", "<= 30 ms", mark(median <= 30)),
-    ]
+    rows.append(("1,000 invented calls in 2,000 lines: diagnostics after an edit, after debounce (median)",
+                 f"{median:.1f} ms", "<= 30 ms", mark(median <= 30)))
+    return rows
 
 
 async def big_document_memory(api_db: str) -> list[tuple[str, str, str, str]]:
     proc, client = await start_server(api_db, False)
-    await client.request("textDocument/completion", completion_params("file:///none.py", 0))
+    await database_ready(client)
     _, baseline = rss_mb(proc.pid)
     uri = "file:///bench/big10mb.py"
     text = big_file(10_000_000)
@@ -477,7 +499,7 @@ def run_check(api_db: str, path: Path) -> tuple[float, float, int]:
 def measure_cli(api_db: str) -> list[tuple[str, str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         invented = Path(tmp) / "invented.py"
-        invented.write_text(invented_file(2000))
+        invented.write_text(invented_file(1000))
         small = Path(tmp) / "small.py"
         small.write_text(SMALL_DOC)
         base_s, base_mb, _ = run_check(api_db, small)

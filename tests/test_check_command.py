@@ -41,7 +41,7 @@ def test_verdicts_messages_and_exit_status(tmp_path: Path) -> None:
     by_line = {d["line"]: d for d in json.loads(out.stdout)}
     # the whole multi-line call on one line, the range on the model id, the hub that said so
     assert by_line[6]["message"].startswith("`torch.hub.load('pytorch/vision', 'resnet9000')` is hallucinated: "
-                                            "pytorch/vision has no entrypoint `resnet9000`")
+                                            "pytorch/vision has no entrypoint `resnet9000` (closest: resnet")
     assert (by_line[6]["character"], by_line[6]["end_character"]) == (4, 16)
     assert by_line[9]["evidence"]["source"] == "Hugging Face" and "bert-base-uncased-v7" in by_line[9]["message"]
     assert "no model `sentence-transformers/all-MiniLM-L66-v3` or `all-MiniLM-L66-v3`" in by_line[10]["message"]
