@@ -63,11 +63,11 @@ def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[dict[s
         key = (analysis.index.checker, finding.call.text, verdict)
         text = texts.get(key)
         if text is None:
-            data: dict[str, Any] = {"alternatives": analysis.index.checker.alternative_calls(verdict),
-                                    "status": verdict.status}
+            # The message already says the detail and the nearest APIs (the quick fixes insert them): a file with
+            # 1,000 invented calls publishes 1 MB when `data` repeats them, 0.6 MB without.
+            data: dict[str, Any] = {"status": verdict.status}
             if verdict.evidence is not None:
-                evidence = verdict.evidence
-                data["evidence"] = {"source": evidence.source, "where": evidence.where, "detail": evidence.detail}
+                data["evidence"] = {"source": verdict.evidence.source, "where": verdict.evidence.where}
             text = texts[key] = (message_for(analysis.index, finding), data)
         line, character, end_line, end_character = judged.span
         out.append({"range": {"start": {"line": line, "character": character},
