@@ -16,10 +16,10 @@ from index.checker import ApiChecker
 from index.database import ApiDatabase
 from index.encoder import TextEncoder
 from index.retrieval import Bm25Retriever, Retriever
-from index.router import TaskRouter
 
 if TYPE_CHECKING:
     from index.dense import DenseRetriever
+    from index.router import TaskRouter
 
 
 class ApiIndex:
@@ -42,8 +42,18 @@ class ApiIndex:
             self.dense = DenseRetriever.from_database(db, encoder)
             self.retriever = HybridRetriever(self.bm25, self.dense)
         self.checker = checker if checker is not None else ApiChecker(db)
-        self.router = TaskRouter([api.domain for api in db.apis], encoder)
+        self._router: TaskRouter | None = None
         self.build_seconds = time.perf_counter() - started
+
+    @property
+    def router(self) -> TaskRouter:
+        """Built when a request is first routed: `check` never routes one, and importing the router's patterns
+        costs 0.3 s."""
+        if self._router is None:
+            from index.router import TaskRouter
+
+            self._router = TaskRouter([api.domain for api in self.db.apis], self.encoder)
+        return self._router
 
     @classmethod
     def load(

@@ -35,7 +35,9 @@ def _load(paths: list[Path], parser: Any = None, encoder: Any = None) -> ApiInde
     from index.api_index import ApiIndex
 
     index = ApiIndex.load(paths, parser, encoder)
-    index.db.unsuggestable  # noqa: B018 - the suggestable calls are repaired here, not on the first completion
+    # Built here, not on the first completion: the request router and the repaired, suggestable calls.
+    index.router  # noqa: B018
+    index.db.unsuggestable  # noqa: B018
     return index
 
 
@@ -45,7 +47,11 @@ def _hybrid(index: ApiIndex) -> tuple[Any, ApiIndex | None]:
     from index.dense import load_encoder_or_none
 
     encoder = load_encoder_or_none("hybrid")
-    return encoder, (index.with_encoder(encoder) if encoder is not None else None)
+    if encoder is None:
+        return None, None
+    hybrid = index.with_encoder(encoder)
+    hybrid.router  # noqa: B018 - the task phrases are embedded here, not on the first completion
+    return encoder, hybrid
 
 
 async def upgrade_to_hybrid(ls: GorillaLanguageServer) -> None:
