@@ -64,7 +64,7 @@ def to_diagnostics(ls: GorillaLanguageServer, analysis: Analysis) -> list[dict[s
         text = texts.get(key)
         if text is None:
             # The message already says the detail and the nearest APIs (the quick fixes insert them): a file with
-            # 1,000 invented calls publishes 1 MB when `data` repeats them, 0.6 MB without.
+            # 1,000 invented calls publishes 1.04 MB when `data` repeats them, 0.75 MB without.
             data: dict[str, Any] = {"status": verdict.status}
             if verdict.evidence is not None:
                 data["evidence"] = {"source": verdict.evidence.source, "where": verdict.evidence.where}
