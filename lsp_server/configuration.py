@@ -60,6 +60,6 @@ async def apply(ls: GorillaLanguageServer, payload: Any) -> None:
     if new.retrieval.hybrid != old.retrieval.hybrid:
         await lifecycle.set_hybrid(ls, new.retrieval.hybrid)
     if new.verification != old.verification:
-        ls.analyses.clear()  # judged with the other setting: judge again
+        ls.verification.invalidate(ls)  # judged with the other setting: judge again
     if new.diagnostics != old.diagnostics or new.verification != old.verification:
         diagnostics.refresh_all(ls)

@@ -100,7 +100,9 @@ async def current_analysis(ls: GorillaLanguageServer, uri: str, follow: bool = T
         if cached is not None and cached.version == version and cached.index.checker is index.checker \
                 and cached.encoding == encoding:
             return cached
-        key = (version, index.checker, encoding)
+        # A check started before the hub settings or transformers' names changed is not joined: it judged with the
+        # old ones.
+        key = (version, index.checker, encoding, ls.verification.generation)
         running = ls.checking.get(uri)
         if running is None or running[0] != key:
             check = asyncio.ensure_future(_check(ls, uri, doc, index, encoding, cached))
@@ -116,12 +118,13 @@ async def current_analysis(ls: GorillaLanguageServer, uri: str, follow: bool = T
 async def _check(ls: GorillaLanguageServer, uri: str, doc: Document, index: ApiIndex, encoding: Encoding,
                  previous: Analysis | None) -> Analysis:
     version, text = doc.version, doc.snapshot()
-    key = (version, index.checker, encoding)
+    generation = ls.verification.generation
+    key = (version, index.checker, encoding, generation)
 
     def superseded() -> bool:
         current = ls.index
         return ls.document(uri) is not doc or doc.version != version or current is None \
-            or current.checker is not index.checker
+            or current.checker is not index.checker or ls.verification.generation != generation
 
     from lsp_server.analysis import analyse  # with numpy and the checker: not on the way to answering `initialize`
 
@@ -152,10 +155,12 @@ async def publish(ls: GorillaLanguageServer, uri: str) -> None:
     if not ls.settings.diagnostics.enabled:
         _send(ls, uri, version, [])
         return
+    generation = ls.verification.generation
     analysis = await current_analysis(ls, uri, follow=False)
     doc = ls.document(uri)
-    if analysis is None or doc is None or doc.version != version or uri in ls.diagnostic_timers:
-        return  # closed or edited meanwhile: the newer change publishes
+    if analysis is None or doc is None or doc.version != version or uri in ls.diagnostic_timers \
+            or ls.verification.generation != generation:
+        return  # closed, edited or to be judged again meanwhile: the newer publication follows
     _send(ls, uri, version, to_diagnostics(ls, analysis))
 
 

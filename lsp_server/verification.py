@@ -45,6 +45,7 @@ class Verification:
         self._inflight: dict[str, Future[object]] = {}
         self._waiting: dict[str, set[str]] = {}  # target key -> documents waiting for it
         self._asked: dict[str, set[str]] = {}  # document -> target keys it waits for
+        self.generation = 0  # bumped when documents must be judged again (setting changed, transformers' names read)
 
     def hubs(self, ls: GorillaLanguageServer, uri: str) -> HubCheck:
         """What `findings` needs to judge a document: the verifier (lookups only) and where relative ids may be."""
@@ -77,8 +78,13 @@ class Verification:
         from lsp_server import diagnostics
 
         if verifier is self.verifier:
-            ls.analyses.clear()
+            self.invalidate(ls)
             diagnostics.refresh_all(ls)
+
+    def invalidate(self, ls: GorillaLanguageServer) -> None:
+        """Every document is judged again: analyses made before, and checks running now, are not used."""
+        self.generation += 1
+        ls.analyses.clear()
 
     def _threads(self) -> ThreadPoolExecutor | None:
         if self._closed:

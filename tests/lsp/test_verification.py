@@ -110,6 +110,30 @@ async def test_offline_setting_and_unverified_severity(tmp_path: Path) -> None:
         await stop(client)
 
 
+async def test_settings_flipped_quickly_end_in_the_last_state(tmp_path: Path) -> None:
+    """Checks running when `verification.online` flips judged with the other setting: they are neither joined nor
+    published (a joined one once left the invented class unflagged for good)."""
+    client = await start(tmp_path)
+    try:
+        uri = "file:///work/flips.py"
+        await configure(client, {"verification": {"online": False}})
+        await open_doc(client, uri, DOC)
+        await diagnostics_for(client, uri, until=lambda d: len(d) == 3)
+        for online in (True, False, True, False, True):
+            await configure(client, {"verification": {"online": online}})
+            await asyncio.sleep(0.005)
+        expected = [(2, "hallucinated-api"), (3, "hallucinated-api")]  # and the real ViT: no diagnostic
+
+        def final(d: list[types.Diagnostic]) -> bool:
+            return [(x.range.start.line, x.code) for x in d] == expected
+
+        await diagnostics_for(client, uri, until=final)
+        await asyncio.sleep(1.0)  # nothing older is published after it
+        assert final(list(client.diagnostics[uri]))
+    finally:
+        await stop(client)
+
+
 async def test_environment_offline_wins(tmp_path: Path) -> None:
     client = await start(tmp_path, GORILLA_LSP_OFFLINE="1")
     try:
