@@ -170,18 +170,12 @@ class PythonCalls:
     def parse(self, source: bytes | str) -> tree_sitter.Tree:
         return self.parser.parse(for_parser(encode(source)))
 
-    def reparse(self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes) -> tree_sitter.Tree:
-        """Parse `new_source` reusing the tree of `old_source`: after a keystroke only the edited region is redone.
-
-        Both are `for_parser` bytes; the edit is the span between their common prefix and common suffix.
-        """
-        return self.reparse_changes(old_source, old_tree, new_source)[0]
-
     def reparse_changes(
         self, old_source: bytes, old_tree: tree_sitter.Tree, new_source: bytes
     ) -> tuple[tree_sitter.Tree, list[tuple[int, int]], tuple[int, int, int]]:
-        """`reparse`, with what changed: the byte ranges (in `new_source`) whose syntax changed, and the edited
-        span (start, old end, new end)."""
+        """Parse `new_source` (`for_parser` bytes) reusing the tree of `old_source`, so only the edited region is
+        redone; with what changed: the byte ranges (in `new_source`) whose syntax changed, and the edited span (start,
+        old end, new end), the span between the two texts' common prefix and common suffix."""
         start, old_end, new_end = changed_span(old_source, new_source)
         edited = old_tree.copy()
         edited.edit(

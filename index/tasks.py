@@ -427,12 +427,7 @@ NOTE_EXAMPLES: tuple[str, ...] = (
     "load the pretrained weights", "get the predictions", "decode the output", "batch size and learning rate",
 )
 
-_BY_ID = {task.id: task for task in TASKS}
 _BY_DOMAIN = {" ".join(d.lower().split()): task.id for task in TASKS for d in task.domains}
-
-
-def task_by_id(task_id: str) -> Task:
-    return _BY_ID[task_id]
 
 
 def task_of_domain(domain: str) -> str | None:

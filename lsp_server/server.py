@@ -336,14 +336,8 @@ class GorillaLanguageServer(LanguageServer):
             except OSError as exc:
                 log.error("reading the client's messages failed: %s", exc)
                 data = b""
-            if not data:
-                for event in decoder.stalled():
-                    self._deliver(event)
-                self._deliver(None)
+            if not _take(decoder, data, self._deliver):
                 return
-            for event in decoder.feed(data):
-                if not self._deliver(event) or isinstance(event, Broken):
-                    return
 
     async def _serve_stdio(self, stdin: IO[bytes]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -412,6 +406,20 @@ def _readable(fd: int, timeout: float) -> bool:
     return bool(ready)
 
 
+def _take(decoder: FrameDecoder, data: bytes, deliver: Callable[[Event | None], bool]) -> bool:
+    """Hand what was read (b"": the input ended) through the decoder to the loop; False: stop reading (the input
+    ended or broke, or the loop is gone)."""
+    if not data:
+        for event in decoder.stalled():
+            deliver(event)
+        deliver(None)
+        return False
+    for event in decoder.feed(data):
+        if not deliver(event) or isinstance(event, Broken):
+            return False
+    return True
+
+
 async def _read_stream(reader: asyncio.StreamReader, deliver: Callable[[Event | None], bool]) -> None:
     decoder = FrameDecoder()
     while True:
@@ -424,15 +432,8 @@ async def _read_stream(reader: asyncio.StreamReader, deliver: Callable[[Event | 
             continue
         except (ConnectionError, OSError):
             data = b""
-        if not data:
-            for event in decoder.stalled():
-                deliver(event)
-            deliver(None)
+        if not _take(decoder, data, deliver):
             return
-        for event in decoder.feed(data):
-            deliver(event)
-            if isinstance(event, Broken):
-                return
 
 
 def _log_task_failure(task: asyncio.Task[Any]) -> None:
